@@ -1,0 +1,1 @@
+"""Pure logic of the platform: configuration model, naming, rendering. No Pulumi resources here."""

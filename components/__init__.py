@@ -1,0 +1,1 @@
+"""Component resources, one per module. Each takes typed args and registers its outputs once."""

@@ -1,0 +1,216 @@
+"""The stage configuration: one typed, validated model read once from the stack's config.
+
+Every key is declared and described once, in ``Pulumi.yaml``; this module is the only reader of
+``pulumi.Config``. A bad value or an unknown key in the project's namespace stops the program before
+any resource is declared, with one line per problem naming the stack file, the key and what is
+allowed (a typo must never fall back to a default silently).
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import json
+import re
+import typing
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from core.errors import UserError
+from core.naming import PREFIX_PATTERN, STAGE_PATTERN
+
+PROJECT = "databricks-platform"
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# Azure rejects these characters in tag names.
+_TAG_NAME_FORBIDDEN = set('<>%&\\?/')
+
+
+def _prefix(value: str) -> str:
+    if not PREFIX_PATTERN.match(value):
+        raise ValueError("must be 2-8 lowercase letters or digits, starting with a letter")
+    return value
+
+
+def _ip_range(value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        raise ValueError("must be an IPv4/IPv6 address or CIDR range, e.g. 203.0.113.0/24") from None
+    return value
+
+
+def _uuid(value: str) -> str:
+    if not _UUID.match(value):
+        raise ValueError("must be a GUID, e.g. 00000000-0000-0000-0000-000000000000")
+    return value.lower()
+
+
+def _tags(value: dict[str, str]) -> dict[str, str]:
+    for name, tag_value in value.items():
+        if not name or len(name) > 512 or _TAG_NAME_FORBIDDEN & set(name):
+            raise ValueError(f"tag name {name!r} must be 1-512 characters without any of <>%&\\?/")
+        if len(tag_value) > 256:
+            raise ValueError(f"tag {name!r} has a value longer than 256 characters")
+    return value
+
+
+Guid = Annotated[str, AfterValidator(_uuid)]
+
+
+class _Model(BaseModel):
+    # Keys are camelCase in YAML, as Pulumi's own config keys are; unknown keys are errors.
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True
+    )
+
+
+class GitRepo(_Model):
+    """The git repository a Data Factory is linked to (Azure DevOps Repos or GitHub)."""
+
+    type: Literal["azureDevOps", "gitHub"]
+    account_name: str = Field(min_length=1)
+    repository_name: str = Field(min_length=1)
+    collaboration_branch: str = Field("main", min_length=1)
+    root_folder: str = Field("/", pattern=r"^/")
+    project_name: str | None = None
+    tenant_id: Guid | None = None
+    host_name: str | None = Field(None, pattern=r"^https://")
+
+    @model_validator(mode="after")
+    def _fits_its_host(self) -> GitRepo:
+        if self.type == "azureDevOps" and not self.project_name:
+            raise ValueError("projectName is required when type is azureDevOps")
+        if self.type == "gitHub" and (self.project_name or self.tenant_id):
+            raise ValueError("projectName and tenantId apply only to type azureDevOps")
+        return self
+
+
+class StageConfig(_Model):
+    """Everything one stage declares, validated. Field docs live in Pulumi.yaml."""
+
+    stage: str
+    location: str = Field("westeurope", pattern=r"^[a-z0-9]+$")
+    prefix: Annotated[str, AfterValidator(_prefix)] = "dbp"
+    global_name_suffix: bool = False
+    tags: Annotated[dict[str, str], AfterValidator(_tags)] = Field(default_factory=dict)
+    workspace_sku: Literal["standard", "premium", "trial"] = "premium"
+    workspace_no_public_ip: bool = True
+    key_vault_sku: Literal["standard", "premium"] = "standard"
+    key_vault_soft_delete_retention_days: int = Field(90, ge=7, le=90)
+    key_vault_purge_protection: bool = True
+    key_vault_network_default_action: Literal["Allow", "Deny"] = "Allow"
+    key_vault_allowed_ip_ranges: list[Annotated[str, AfterValidator(_ip_range)]] = Field(
+        default_factory=list
+    )
+    deployer_principal_type: Literal["ServicePrincipal", "User", "Group"] = "ServicePrincipal"
+    data_factory_git_repo: GitRepo | None = None
+
+    @property
+    def all_tags(self) -> dict[str, str]:
+        """Tags put on every resource: the stage's identity first, then the stack's own tags."""
+        return {"project": PROJECT, "stage": self.stage, "managed-by": "pulumi", **self.tags}
+
+
+def config_keys() -> dict[str, str]:
+    """Config key (camelCase, as in Pulumi.yaml) -> model field name, for every settable key."""
+    return {
+        field.alias or name: name for name, field in StageConfig.model_fields.items() if name != "stage"
+    }
+
+
+def _is_structured(annotation: Any) -> bool:
+    """Whether the engine hands this field over as JSON text (objects and arrays)."""
+    for candidate in (annotation, *typing.get_args(annotation)):
+        origin = typing.get_origin(candidate) or candidate
+        if origin in (dict, list) or (isinstance(origin, type) and issubclass(origin, BaseModel)):
+            return True
+    return False
+
+
+def parse_stage_config(raw: Mapping[str, str], *, stack: str) -> StageConfig:
+    """Validate raw config (``project:key`` -> string, as the engine passes it) for ``stack``.
+
+    Raises UserError with one line per problem, each naming the stack file and key.
+    """
+    source = f"Pulumi.{stack}.yaml"
+    keys = config_keys()
+    problems: list[str] = []
+    values: dict[str, Any] = {}
+
+    if not STAGE_PATTERN.match(stack):
+        problems.append(
+            f"{source}: the stack name {stack!r} is the stage and must be 2-7 lowercase letters or "
+            "digits, starting with a letter (e.g. dev, test, prod)"
+        )
+
+    for full_key in sorted(raw):
+        namespace, _, key = full_key.partition(":")
+        if namespace != PROJECT:
+            continue
+        if key not in keys:
+            close = difflib.get_close_matches(key, keys, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            problems.append(
+                f"{source}: {full_key}: unknown key; {hint}allowed keys are declared in Pulumi.yaml: "
+                + ", ".join(sorted(keys))
+            )
+            continue
+        text = raw[full_key]
+        field = StageConfig.model_fields[keys[key]]
+        if _is_structured(field.annotation):
+            try:
+                value: Any = json.loads(text) if isinstance(text, str) else text
+            except json.JSONDecodeError:
+                problems.append(f"{source}: {full_key}: must be a YAML mapping or list, got {text!r}")
+                continue
+            # An empty mapping is how Pulumi.yaml spells "not configured" for optional objects.
+            if value == {} and keys[key] == "data_factory_git_repo":
+                value = None
+            values[key] = value
+        else:
+            values[key] = text
+
+    if problems:
+        raise UserError(problems)
+    try:
+        return StageConfig.model_validate({"stage": stack, **values})
+    except ValidationError as error:
+        raise UserError(_describe(error, source, values)) from None
+
+
+def _describe(error: ValidationError, source: str, values: Mapping[str, Any]) -> list[str]:
+    problems = []
+    for item in error.errors(include_url=False):
+        location = item["loc"]
+        key = str(location[0]) if location else "?"
+        path = key + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in location[1:])
+        message = item["msg"].removeprefix("Value error, ")
+        given = values.get(key)
+        got = f" (got {given!r})" if given is not None and not isinstance(given, dict | list) else ""
+        problems.append(f"{source}: {PROJECT}:{path}: {message}{got}")
+    return problems
+
+
+def load_stage_config() -> StageConfig:
+    """Read this stack's config from the Pulumi runtime, once, before any resource is declared."""
+    import pulumi
+    import pulumi.runtime
+
+    # The engine hands config to the program as a map; both places it can arrive are read so that
+    # unknown keys are found whichever way the language host passed them.
+    known = set(pulumi.runtime.get_config_env()) | set(pulumi.runtime.config.CONFIG.get())
+    raw = {
+        key: pulumi.runtime.get_config(key) for key in sorted(known) if key.startswith(f"{PROJECT}:")
+    }
+    return parse_stage_config(raw, stack=pulumi.get_stack())

@@ -1,0 +1,3 @@
+from offline_plan.cli import main
+
+raise SystemExit(main())

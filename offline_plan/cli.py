@@ -74,12 +74,15 @@ def _against(program_dir: Path, stack: str, ref: str, output_format: str) -> str
     try:
         _git("worktree", "add", "--detach", "--quiet", str(worktree), commit, cwd=top)
         base_dir = worktree / relative
+        # Both plans run at once (two cores); the head is always reaped, even when the base fails.
         head = _plan_in_subprocess(program_dir, stack)
-        if (base_dir / f"Pulumi.{stack}.yaml").exists():
-            base = _collect(_plan_in_subprocess(base_dir, stack), f"at {ref}")
-        else:  # the stack is new in this change: everything it declares is added
-            base = {"project": "", "stack": stack, "resources": [], "outputs": {}}
-        current = _collect(head, "in the working tree")
+        try:
+            if (base_dir / f"Pulumi.{stack}.yaml").exists():
+                base = _collect(_plan_in_subprocess(base_dir, stack), f"at {ref}")
+            else:  # the stack is new in this change: everything it declares is added
+                base = {"project": "", "stack": stack, "resources": [], "outputs": {}}
+        finally:
+            current = _collect(head, "in the working tree")
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(worktree)], cwd=top,
                        capture_output=True, check=False)

@@ -1,0 +1,58 @@
+"""Shared helpers: run the offline plan as a user runs it, in a fresh interpreter."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+# What makes up the program (copied when a test needs to change a stack file or definition).
+PROGRAM_PARTS = ("Pulumi.yaml", "__main__.py", "core", "components", "dynamic_providers", "jobs", "templates")
+
+
+def run_plan(*args: str, program_dir: Path | None = None) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "offline_plan", *args]
+    if program_dir is not None:
+        command += ["--dir", str(program_dir)]
+    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+
+
+def plan_json(stack: str, *extra: str, program_dir: Path | None = None) -> dict:
+    result = run_plan("--stack", stack, "--json", *extra, program_dir=program_dir)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def copy_program(destination: Path, *, stacks: tuple[str, ...] = ("dev", "test")) -> Path:
+    """A copy of the program and its stack files that a test may edit."""
+    destination.mkdir(parents=True, exist_ok=True)
+    for part in PROGRAM_PARTS:
+        source = REPO / part
+        if source.is_dir():
+            shutil.copytree(source, destination / part, ignore=shutil.ignore_patterns("__pycache__"))
+        elif source.exists():
+            shutil.copy2(source, destination / part)
+    for stack in stacks:
+        shutil.copy2(REPO / f"Pulumi.{stack}.yaml", destination / f"Pulumi.{stack}.yaml")
+    return destination
+
+
+@pytest.fixture(scope="session")
+def deployed_plans() -> dict[str, dict]:
+    """dev and test planned with stand-ins for cloud-computed outputs, as after `pulumi up`."""
+    return {stack: plan_json(stack, "--fill-computed") for stack in ("dev", "test")}
+
+
+def resources_of(plan: dict, type_token: str) -> list[dict]:
+    return [r for r in plan["resources"] if r["type"] == type_token]
+
+
+def one(plan: dict, type_token: str) -> dict:
+    found = resources_of(plan, type_token)
+    assert len(found) == 1, f"stack {plan['stack']}: expected one {type_token}, got {[r['name'] for r in found]}"
+    return found[0]

@@ -1,0 +1,127 @@
+"""The real __main__.py under Pulumi's mocks, for dev and test: what a reviewer checks in a stage."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import one, resources_of
+
+STAGES = ("dev", "test")
+TAGGABLE = (
+    "azure-native:resources:ResourceGroup",
+    "azure-native:databricks:Workspace",
+    "azure-native:keyvault:Vault",
+    "azure-native:datafactory:Factory",
+)
+SECRETS_OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
+SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_key_vault_uses_rbac_not_access_policies(deployed_plans, stage):
+    properties = one(deployed_plans[stage], "azure-native:keyvault:Vault")["inputs"]["properties"]
+    assert properties["enableRbacAuthorization"] is True, f"Pulumi.{stage}.yaml vault is not in RBAC mode"
+    assert not properties.get("accessPolicies"), f"Pulumi.{stage}.yaml vault has access policies"
+    assert properties["enableSoftDelete"] is True
+
+
+def test_purge_protection_is_on_in_test_and_off_in_dev(deployed_plans):
+    dev = one(deployed_plans["dev"], "azure-native:keyvault:Vault")["inputs"]["properties"]
+    test = one(deployed_plans["test"], "azure-native:keyvault:Vault")["inputs"]["properties"]
+    assert test.get("enablePurgeProtection") is True
+    assert test["softDeleteRetentionInDays"] == 90
+    # The API refuses an explicit false; dev must leave it unset rather than send false.
+    assert "enablePurgeProtection" not in dev
+    assert dev["softDeleteRetentionInDays"] == 7
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_workspace_is_premium_hybrid_without_public_ip(deployed_plans, stage):
+    workspace = one(deployed_plans[stage], "azure-native:databricks:Workspace")["inputs"]
+    assert workspace["sku"] == {"name": "premium"}
+    assert workspace["parameters"]["enableNoPublicIp"]["value"] is True
+    assert workspace["computeMode"] == "Hybrid"
+    # Hybrid needs the managed group's id; Azure Databricks creates that group, the program must not.
+    managed = workspace["managedResourceGroupId"]
+    assert managed.endswith(f"/resourceGroups/rg-dbp-{stage}-dbw-managed")
+    groups = [r["inputs"]["resourceGroupName"] for r in resources_of(deployed_plans[stage],
+                                                                      "azure-native:resources:ResourceGroup")]
+    assert groups == [f"rg-dbp-{stage}"]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_factory_has_a_system_assigned_identity_that_may_only_read_secrets(deployed_plans, stage):
+    plan = deployed_plans[stage]
+    factory = one(plan, "azure-native:datafactory:Factory")["inputs"]
+    assert factory["identity"]["type"] == "SystemAssigned"
+    principal = "00000000-0000-0000-0000-0000000000fa"  # the stand-in identity of the factory
+    grants = [r["inputs"] for r in resources_of(plan, "azure-native:authorization:RoleAssignment")
+              if r["inputs"]["principalId"] == principal]
+    assert [g["roleDefinitionId"].rsplit("/", 1)[1] for g in grants] == [SECRETS_USER]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_deploying_principal_is_secrets_officer_on_the_vault(deployed_plans, stage):
+    plan = deployed_plans[stage]
+    deployer = "00000000-0000-0000-0000-0000000000b1"  # getClientConfig's stand-in object id
+    grants = [r["inputs"] for r in resources_of(plan, "azure-native:authorization:RoleAssignment")
+              if r["inputs"]["principalId"] == deployer]
+    assert [g["roleDefinitionId"].rsplit("/", 1)[1] for g in grants] == [SECRETS_OFFICER]
+    assert grants[0]["principalType"] == "ServicePrincipal"
+    assert grants[0]["scope"] == "/mock/azure-native:keyvault:Vault/vault-vault", "granted beyond the vault"
+
+
+def test_only_dev_factory_is_linked_to_git(deployed_plans):
+    dev = one(deployed_plans["dev"], "azure-native:datafactory:Factory")["inputs"]
+    test = one(deployed_plans["test"], "azure-native:datafactory:Factory")["inputs"]
+    assert dev["repoConfiguration"]["type"] == "FactoryVSTSConfiguration"
+    assert dev["repoConfiguration"]["collaborationBranch"] == "main"
+    assert "repoConfiguration" not in test
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_taggable_resource_carries_the_stage_tags(deployed_plans, stage):
+    plan = deployed_plans[stage]
+    tagged = [r for r in plan["resources"] if r["type"] in TAGGABLE]
+    assert len(tagged) == len(TAGGABLE)
+    for resource in tagged:
+        tags = resource["inputs"].get("tags", {})
+        assert {"project": "databricks-platform", "stage": stage, "managed-by": "pulumi"}.items() <= tags.items(), (
+            f"{resource['type']} {resource['name']} in {stage} lacks the stage tags: {tags}"
+        )
+
+
+def _physical_names(plan: dict) -> set[str]:
+    names = set()
+    for resource in plan["resources"]:
+        for key, value in resource["inputs"].items():
+            # A resource's own name; resourceGroupName elsewhere only points at the group.
+            own = key == "resourceGroupName" and resource["type"] == "azure-native:resources:ResourceGroup"
+            if (own or (key.endswith("Name") and key != "resourceGroupName")) and isinstance(value, str):
+                names.add(value)
+    return names
+
+
+def test_stages_never_share_a_physical_name(deployed_plans):
+    dev, test = _physical_names(deployed_plans["dev"]), _physical_names(deployed_plans["test"])
+    assert {"kv-dbp-dev", "adf-dbp-dev", "dbw-dbp-dev", "rg-dbp-dev"} <= dev
+    assert not dev & test, f"names shared by dev and test: {sorted(dev & test)}"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_cloud_resource_is_parented_by_a_component(deployed_plans, stage):
+    for resource in deployed_plans[stage]["resources"]:
+        if resource["type"].startswith("azure-native:"):
+            assert "::databricks-platform:" in resource["parent"], (
+                f"{resource['type']} {resource['name']} is not inside a component: {resource['parent']}"
+            )
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_stack_outputs_give_consumers_urls_ids_and_names(deployed_plans, stage):
+    outputs = deployed_plans[stage]["outputs"]
+    assert outputs["workspace_url"].startswith("https://adb-")
+    assert outputs["workspace_resource_id"]
+    assert outputs["key_vault_name"] == f"kv-dbp-{stage}"
+    assert outputs["key_vault_uri"] == f"https://kv-dbp-{stage}.vault.azure.net/"
+    assert outputs["data_factory_name"] == f"adf-dbp-{stage}"

@@ -1,0 +1,538 @@
+"""Rendering job definitions (jobs/) through templates/ into pulumi_databricks.Job settings."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pulumi
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from core.errors import UserError
+from core.job_schema import check_job_settings
+from core.jobs import POOL_REF_PREFIX, RenderedJob, render_jobs, resolve_pool_refs
+
+REPO = Path(__file__).resolve().parent.parent
+VARIABLES = {"spark_version": "15.4.x-scala2.12", "schedule_pause_status": "PAUSED"}
+GENERAL = POOL_REF_PREFIX + "general"
+
+
+def render(root: Path, **overrides) -> list[RenderedJob]:
+    arguments = {"stage": "dev", "variables": VARIABLES, "pool_names": {"general"}, "default_pool": "general",
+                 "relative_to": root}
+    arguments.update(overrides)
+    return render_jobs(root / "jobs", root / "templates", **arguments)
+
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    """Files under root, with the shipped templates in root/templates unless overwritten."""
+    shutil.copytree(REPO / "templates", root / "templates", dirs_exist_ok=True)
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text, encoding="utf-8")
+    return root
+
+
+def problems(root: Path, files: dict[str, str], **overrides) -> list[str]:
+    with pytest.raises(UserError) as raised:
+        render(write(root, files), **overrides)
+    return raised.value.problems
+
+
+def one_problem(root: Path, files: dict[str, str], **overrides) -> str:
+    found = problems(root, files, **overrides)
+    assert len(found) == 1, found
+    return found[0]
+
+
+def db_dsc(**keys) -> str:
+    definition = {"name": "daily-ingest", "workers": 2, "notebookpath": "/Shared/ingest/daily"}
+    definition.update(keys)
+    return json.dumps(definition, indent=2)
+
+
+def custom(template: str, name: str = "custom-job") -> dict[str, str]:
+    """A definition rendered by its own template, templates/custom.json.j2."""
+    return {"jobs/custom.yaml": f"template: custom.json.j2\nname: {name}\n",
+            "templates/custom.json.j2": template}
+
+
+def task(key: str, extra: str = "") -> str:
+    """A notebook task in template text; ``extra`` adds fields, e.g. ', "max_retries": 1'."""
+    return '{"task_key": "' + key + '", "notebook_task": {"notebook_path": "/Shared/x"}' + extra + "}"
+
+
+def job_json(*tasks: str, extra: str = "") -> str:
+    """A custom template rendering a job with these tasks; ``extra`` adds top-level fields."""
+    return '{"name": {{ job.name | tojson }}, ' + extra + '"tasks": [' + ", ".join(tasks) + "]}"
+
+
+@pytest.fixture(scope="module")
+def shipped() -> dict[str, RenderedJob]:
+    return {job.source: job for job in render(REPO)}
+
+
+# --- the shipped examples ----------------------------------------------------------------------------
+
+
+def test_db_dsc_par_pairs_become_the_notebook_base_parameters(shipped):
+    task = shipped["jobs/daily_ingest.json"].settings["tasks"][0]
+    assert task["notebook_task"]["base_parameters"] == {"source": "sap-erp", "target_layer": "bronze"}
+    assert task["notebook_task"]["notebook_path"] == "/Shared/ingest/daily_erp_extract"
+
+
+def test_db_dsc_name_description_and_workers_reach_the_job(shipped):
+    job = shipped["jobs/daily_ingest.json"]
+    assert job.settings["name"] == "daily-ingest"
+    assert job.settings["description"].startswith("Loads the daily SAP ERP extract")
+    assert job.settings["job_clusters"][0]["new_cluster"]["num_workers"] == 2
+
+
+def test_default_template_runs_the_notebook_on_a_job_cluster_on_the_default_pool(shipped):
+    job = shipped["jobs/daily_ingest.json"]
+    (cluster,) = job.settings["job_clusters"]
+    assert cluster["new_cluster"]["instance_pool_id"] == GENERAL
+    assert cluster["new_cluster"]["driver_instance_pool_id"] == GENERAL
+    assert cluster["new_cluster"]["spark_version"] == "15.4.x-scala2.12"
+    assert job.settings["tasks"][0]["job_cluster_key"] == cluster["job_cluster_key"]
+    assert job.pools == frozenset({"general"})
+
+
+def test_sales_pipeline_runs_ingest_then_transform_then_publish_on_one_pooled_cluster(shipped):
+    settings = shipped["jobs/sales_pipeline.yaml"].settings
+    upstream = {task["task_key"]: [dependency["task_key"] for dependency in task.get("depends_ons", [])]
+                for task in settings["tasks"]}
+    assert upstream == {"ingest": [], "transform": ["ingest"], "publish": ["transform"]}
+    (cluster,) = settings["job_clusters"]
+    assert {task["job_cluster_key"] for task in settings["tasks"]} == {cluster["job_cluster_key"]}
+    assert cluster["new_cluster"]["instance_pool_id"] == GENERAL
+
+
+@pytest.mark.parametrize("pause_status", ["PAUSED", "UNPAUSED"])
+def test_nightly_report_schedule_pause_status_comes_from_stack_variables(pause_status):
+    jobs = render(REPO, variables={**VARIABLES, "schedule_pause_status": pause_status})
+    schedule = next(job for job in jobs if job.source == "jobs/nightly_report.yaml").settings["schedule"]
+    assert schedule == {"quartz_cron_expression": "0 30 2 * * ?", "timezone_id": "Europe/Amsterdam",
+                        "pause_status": pause_status}
+
+
+def test_stage_tags_the_job_and_leaves_the_job_name_as_written():
+    jobs = render(REPO, stage="test")
+    names = {job.settings["name"] for job in jobs}
+    assert names == {"daily-ingest", "sales-pipeline", "nightly-sales-report"}
+    assert {job.settings["tags"]["stage"] for job in jobs} == {"test"}
+
+
+def test_shipped_examples_have_stable_logical_names_in_order(shipped):
+    assert [job.resource_name for job in render(REPO)] == ["job-daily-ingest", "job-nightly-report",
+                                                           "job-sales-pipeline"]
+    assert shipped["jobs/sales_pipeline.yaml"].resource_name == "job-sales-pipeline"
+
+
+def test_rendered_settings_are_accepted_by_pulumi_databricks_job_with_pool_ids_resolved():
+    received: dict[str, dict] = {}
+
+    class Mocks(pulumi.runtime.Mocks):
+        def new_resource(self, args):
+            received[args.name] = args.inputs
+            return f"{args.name}-id", args.inputs
+
+        def call(self, args):
+            return {}
+
+    pulumi.runtime.set_mocks(Mocks(), preview=False)
+    import pulumi_databricks as databricks
+
+    @pulumi.runtime.test
+    def declare_jobs():
+        pool_ids = {"general": pulumi.Output.from_input("0101-120000-pool0123")}
+        created = [databricks.Job(job.resource_name, **resolve_pool_refs(job.settings, pool_ids))
+                   for job in render(REPO)]
+        return pulumi.Output.all(*[job.id for job in created])
+
+    declare_jobs()
+    pipeline = received["job-sales-pipeline"]
+    assert pipeline["jobClusters"][0]["newCluster"]["instancePoolId"] == "0101-120000-pool0123"
+    assert pipeline["tasks"][2]["dependsOns"] == [{"taskKey": "transform"}]
+    assert received["job-daily-ingest"]["tasks"][0]["notebookTask"]["baseParameters"]["source"] == "sap-erp"
+
+
+# --- pools --------------------------------------------------------------------------------------------
+
+
+def test_resolve_pool_refs_substitutes_the_pool_id_object_itself_and_copies_the_rest():
+    pool_id = object()  # stands for a pulumi Output: it must be passed through, never str()-ed
+    settings = {"job_clusters": [{"new_cluster": {"instance_pool_id": GENERAL, "num_workers": 2}}]}
+    resolved = resolve_pool_refs(settings, {"general": pool_id})
+    assert resolved["job_clusters"][0]["new_cluster"]["instance_pool_id"] is pool_id
+    assert resolved["job_clusters"][0]["new_cluster"]["num_workers"] == 2
+    assert settings["job_clusters"][0]["new_cluster"]["instance_pool_id"] == GENERAL
+
+
+def test_resolve_pool_refs_names_a_pool_that_is_not_deployed():
+    with pytest.raises(UserError, match="'general', which is not deployed; deployed pools: etl"):
+        resolve_pool_refs({"instance_pool_id": GENERAL}, {"etl": "id"})
+
+
+def test_definition_pool_key_overrides_the_default_pool(tmp_path):
+    (job,) = render(write(tmp_path, {"jobs/a.json": db_dsc(pool="etl")}), pool_names={"general", "etl"})
+    assert job.settings["job_clusters"][0]["new_cluster"]["instance_pool_id"] == POOL_REF_PREFIX + "etl"
+    assert job.pools == frozenset({"etl"})
+
+
+def test_unknown_pool_is_reported_with_file_template_line_and_configured_pools(tmp_path):
+    problem = one_problem(tmp_path, {"jobs/a.json": db_dsc(pool="gpu")}, pool_names={"general", "etl"})
+    assert re.fullmatch(r"jobs/a\.json: templates/notebook_job\.json\.j2:\d+: unknown pool 'gpu' .*"
+                        r"configured pools: etl, general", problem)
+
+
+def test_default_template_without_any_configured_pool_fails_instead_of_leaving_the_pool(tmp_path):
+    problem = one_problem(tmp_path, {"jobs/a.json": db_dsc()}, pool_names=set(), default_pool=None)
+    assert problem.startswith("jobs/a.json: templates/notebook_job.json.j2:")
+    assert "no default pool configured" in problem
+
+
+def test_template_names_any_configured_pool_by_name(tmp_path):
+    cluster = ('"job_clusters": [{"job_cluster_key": "c", '
+               '"new_cluster": {"instance_pool_id": {{ pool("etl") | tojson }}}}], ')
+    template = job_json(task("a", ', "job_cluster_key": "c"'), extra=cluster)
+    (job,) = render(write(tmp_path, custom(template)), pool_names={"general", "etl"})
+    assert job.settings["job_clusters"][0]["new_cluster"]["instance_pool_id"] == POOL_REF_PREFIX + "etl"
+    assert job.pools == frozenset({"etl"})
+
+
+def test_pool_reference_inside_a_longer_string_is_rejected(tmp_path):
+    template = job_json(task("a", ', "description": "on {{ pool() }}"'))
+    assert "a pool reference must be the whole value" in one_problem(tmp_path, custom(template))
+
+
+# --- logical names, discovery, order -----------------------------------------------------------------
+
+
+def test_logical_names_come_from_the_path_relative_to_jobs(tmp_path):
+    root = write(tmp_path, {"jobs/etl/daily.yaml": "name: etl-daily\nworkers: 1\nnotebookpath: /x\n",
+                            "jobs/Finance Team/Month_End.Close.json": db_dsc(name="month-end")})
+    names = {job.source: job.resource_name for job in render(root)}
+    assert names == {"jobs/etl/daily.yaml": "job-etl-daily",
+                     "jobs/Finance Team/Month_End.Close.json": "job-finance-team-month-end-close"}
+
+
+def test_jobs_come_back_sorted_by_logical_name_whatever_the_file_order(tmp_path):
+    root = write(tmp_path, {"jobs/zeta.json": db_dsc(name="z"), "jobs/alpha/b.yaml": "name: b\nworkers: 1\n"
+                            "notebookpath: /b\n", "jobs/alpha.json": db_dsc(name="a")})
+    assert [job.resource_name for job in render(root)] == ["job-alpha", "job-alpha-b", "job-zeta"]
+
+
+def test_readme_and_hidden_files_in_jobs_are_not_definitions(tmp_path):
+    root = write(tmp_path, {"jobs/a.json": db_dsc(), "jobs/README.md": "# {not json",
+                            "jobs/.draft.json": "{", "jobs/.git/x.json": "{", "jobs/notes.txt": "x"})
+    assert [job.source for job in render(root)] == ["jobs/a.json"]
+
+
+def test_missing_or_empty_jobs_dir_renders_no_jobs(tmp_path):
+    assert render(tmp_path) == []
+    (tmp_path / "jobs").mkdir()
+    assert render(tmp_path) == []
+
+
+def test_without_relative_to_sources_start_at_the_jobs_dir_name(tmp_path):
+    root = write(tmp_path, {"jobs/etl/a.json": db_dsc()})
+    (job,) = render(root, relative_to=None)
+    assert job.source == "jobs/etl/a.json"
+
+
+# --- bad definitions -----------------------------------------------------------------------------------
+
+
+def test_invalid_json_definition_is_reported_with_line_and_column(tmp_path):
+    definition = '{\n  "name": "x",\n  "workers": 1\n  "notebookpath": "/x"\n}'
+    problem = one_problem(tmp_path, {"jobs/a.json": definition})
+    assert problem == "jobs/a.json:4:3: invalid JSON: Expecting ',' delimiter"
+
+
+def test_invalid_yaml_definition_is_reported_with_line(tmp_path):
+    problem = one_problem(tmp_path, {"jobs/a.yaml": "name: x\nworkers: [1\nnotebookpath: /x\n"})
+    assert re.fullmatch(r"jobs/a\.yaml:3:\d+: invalid YAML: .*", problem)
+
+
+@pytest.mark.parametrize(("name", "text", "line"), [
+    ("a.json", '{"name": "x",\n "par_a": "a", "par_a_val": "1",\n "par_a": "b"}', ""),
+    ("a.yaml", "name: x\npar_a: a\npar_a_val: '1'\npar_a: b\n", ":4:1"),
+])
+def test_duplicate_key_in_a_definition_is_an_error_not_a_silent_override(tmp_path, name, text, line):
+    assert one_problem(tmp_path, {f"jobs/{name}": text}).startswith(f"jobs/{name}{line}: invalid")
+
+
+def test_definition_that_is_not_a_mapping_is_rejected(tmp_path):
+    assert "must be a mapping of keys" in one_problem(tmp_path, {"jobs/a.yaml": "- name: x\n"})
+    assert "got an empty file" in one_problem(tmp_path / "2", {"jobs/b.yaml": ""})
+
+
+@pytest.mark.parametrize(("keys", "message"), [
+    ({"par_source": "source"}, "par_source has no matching par_source_val"),
+    ({"par_source_val": "sap"}, "par_source_val has no matching par_source;"),
+])
+def test_unmatched_par_pair_is_an_error_naming_the_missing_key(tmp_path, keys, message):
+    problem = one_problem(tmp_path, {"jobs/a.json": db_dsc(**keys)})
+    assert problem.startswith("jobs/a.json: ") and message in problem
+
+
+def test_two_par_pairs_setting_the_same_parameter_are_rejected(tmp_path):
+    definition = db_dsc(par_a="day", par_a_val="1", par_b="day", par_b_val="2")
+    problem = one_problem(tmp_path, {"jobs/a.json": definition})
+    assert "par_b sets parameter 'day', already set by par_a" in problem
+
+
+def test_par_value_that_is_not_text_or_number_is_rejected(tmp_path):
+    assert "par_a_val must be a string or a number" in one_problem(
+        tmp_path, {"jobs/a.json": db_dsc(par_a="full_load", par_a_val=True)})
+
+
+def test_numeric_par_values_become_text_as_in_db_dsc_jobs(tmp_path):
+    (job,) = render(write(tmp_path, {"jobs/a.json": db_dsc(par_a="streams", par_a_val=4)}))
+    assert job.settings["tasks"][0]["notebook_task"]["base_parameters"] == {"streams": "4"}
+
+
+def test_unknown_key_in_default_template_definition_suggests_and_lists_allowed_keys(tmp_path):
+    problem = one_problem(tmp_path, {"jobs/a.json": db_dsc(notebook_path="/typo")})
+    assert problem.startswith("jobs/a.json: unknown key 'notebook_path'; did you mean 'notebookpath'?")
+    assert "accepts name, workers, notebookpath, description, pool, template" in problem
+
+
+@pytest.mark.parametrize(("drop", "set_", "message"), [
+    ("workers", {}, "workers is required"),
+    ("notebookpath", {}, "notebookpath is required"),
+    (None, {"workers": "2"}, "workers is required: a whole number ≥ 0 of worker nodes, got '2'"),
+])
+def test_default_template_definition_needs_name_workers_and_notebookpath(tmp_path, drop, set_, message):
+    definition = json.loads(db_dsc(**set_))
+    definition.pop(drop, None)
+    assert message in one_problem(tmp_path, {"jobs/a.json": json.dumps(definition)})
+
+
+# --- templates -----------------------------------------------------------------------------------------
+
+
+def test_missing_template_is_reported_with_a_suggestion(tmp_path):
+    problem = one_problem(tmp_path, {"jobs/a.yaml": "template: multi_tsk_job.json.j2\nname: x\n"})
+    assert problem.startswith("jobs/a.yaml: template 'multi_tsk_job.json.j2' not found in templates/; "
+                              "did you mean 'multi_task_job.json.j2'?")
+
+
+@pytest.mark.parametrize("template", ["../secrets.json.j2", "/etc/passwd", "sub/../../x.j2"])
+def test_template_path_escaping_templates_dir_is_rejected(tmp_path, template):
+    assert "must be a relative path inside templates/" in one_problem(
+        tmp_path, {"jobs/a.yaml": f"template: {template}\nname: x\n"})
+
+
+def test_missing_templates_dir_is_an_error_when_a_definition_needs_it(tmp_path):
+    (tmp_path / "jobs").mkdir()
+    (tmp_path / "jobs" / "a.json").write_text(db_dsc())
+    with pytest.raises(UserError) as raised:
+        render(tmp_path)
+    assert raised.value.problems == ["jobs/a.json: template 'notebook_job.json.j2' not found: templates/ "
+                                     "does not exist"]
+
+
+def test_jinja_syntax_error_is_reported_once_with_template_line_and_its_users(tmp_path):
+    files = {"templates/broken.json.j2": '{\n  "name": {{ job.name | tojson }},\n  {% if %}\n}\n'}
+    files.update({f"jobs/{n}.yaml": f"template: broken.json.j2\nname: {n}\n" for n in "abcde"})
+    problem = one_problem(tmp_path, files)
+    assert problem.startswith("jobs/a.yaml, jobs/b.yaml, jobs/c.yaml and 2 more: templates/broken.json.j2:3: "
+                              "Jinja syntax error: ")
+
+
+def test_undefined_definition_key_is_reported_with_template_line_and_available_keys(tmp_path):
+    template = '{\n  "name": {{ job.name | tojson }},\n  "max_retries": {{ job.retries | tojson }}\n}\n'
+    assert one_problem(tmp_path, custom(template)) == (
+        "jobs/custom.yaml: templates/custom.json.j2:3: undefined: job has no key 'retries' "
+        "(it has: name, template)")
+
+
+def test_undefined_stack_variable_is_reported_not_rendered_as_empty(tmp_path):
+    problem = one_problem(tmp_path, {"jobs/a.json": db_dsc()}, variables={})
+    assert re.fullmatch(r"jobs/a\.json: templates/notebook_job\.json\.j2:\d+: undefined: vars has no key "
+                        r"'spark_version' \(it has: none\)", problem)
+
+
+def test_failure_inside_a_template_is_a_user_error_not_a_traceback(tmp_path):
+    template = '{"name": {{ job.name | tojson }}, "x": {{ 1 // 0 }}}'
+    assert "templates/custom.json.j2:1: ZeroDivisionError" in one_problem(tmp_path, custom(template))
+
+
+def test_rendered_output_that_is_not_json_is_reported_with_output_line(tmp_path):
+    problem = one_problem(tmp_path, custom('{\n  "name": {{ job.name }}\n}\n'))
+    assert problem == ("jobs/custom.yaml: templates/custom.json.j2 rendered invalid JSON at output line 2, "
+                       "column 11: Expecting value (near `\"name\": custom-job`)")
+
+
+# --- rendered settings against pulumi_databricks.Job ----------------------------------------------------
+
+
+def test_unknown_field_is_reported_with_json_path_and_suggestion(tmp_path):
+    template = job_json('{"task_key": "a", "notebook_task": {"notebook_path": "/x", "base_parameter": {}}}')
+    assert one_problem(tmp_path, custom(template)) == (
+        "jobs/custom.yaml: tasks[0].notebook_task.base_parameter: unknown field; "
+        "did you mean 'base_parameters'?")
+
+
+def test_unknown_field_without_close_match_lists_allowed_fields(tmp_path):
+    template = job_json(task("a"), extra='"schedule": {"quartz_cron_expression": "0 0 1 * * ?", '
+                        '"timezone_id": "UTC", "zzz": 1}, ')
+    assert one_problem(tmp_path, custom(template)).endswith(
+        "schedule.zzz: unknown field; allowed here: pause_status, quartz_cron_expression, sql_condition, "
+        "timezone_id")
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("max_retries", '"3"', "tasks[0].max_retries: expected an integer, got string '3'"),
+    ("retry_on_timeout", '"yes"', "tasks[0].retry_on_timeout: expected true or false, got string 'yes'"),
+    ("libraries", "{}", "tasks[0].libraries: expected a list, got an object"),
+    ("max_retries", "true", "tasks[0].max_retries: expected an integer, got boolean true"),
+])
+def test_wrong_type_is_reported_with_json_path(tmp_path, field, value, message):
+    template = job_json(task("a", f', "{field}": {value}'))
+    assert one_problem(tmp_path, custom(template)) == f"jobs/custom.yaml: {message}"
+
+
+def test_base_parameter_values_must_be_text(tmp_path):
+    template = job_json(task("a", ', "spark_python_task": {"python_file": "/x.py", "parameters": [4]}'))
+    assert one_problem(tmp_path, custom(template)).endswith(
+        "tasks[0].spark_python_task.parameters[0]: expected a string, got integer 4")
+
+
+def test_missing_task_key_is_reported(tmp_path):
+    template = job_json('{"notebook_task": {"notebook_path": "/x"}}')
+    assert one_problem(tmp_path, custom(template)) == (
+        "jobs/custom.yaml: tasks[0].task_key: required field missing")
+
+
+def test_duplicate_task_key_is_reported(tmp_path):
+    template = job_json(task("load"), task("load"))
+    assert "tasks[1].task_key: duplicate 'load', also tasks[0]" in one_problem(tmp_path, custom(template))
+
+
+def test_depends_on_a_task_outside_the_job_is_reported(tmp_path):
+    template = job_json(task("ingest"),
+                        task("publish", ', "depends_on": [{"task_key": "transfrom"}]'))
+    assert one_problem(tmp_path, custom(template)) == (
+        "jobs/custom.yaml: tasks[1] (publish): depends on 'transfrom', which is not a task of this job; "
+        "tasks: ingest, publish")
+
+
+def test_dependency_cycle_is_reported(tmp_path):
+    template = job_json(task("a", ', "depends_on": [{"task_key": "b"}]'),
+                        task("b", ', "depends_on": [{"task_key": "a"}]'))
+    assert "tasks: dependencies form a cycle" in one_problem(tmp_path, custom(template))
+
+
+def test_job_cluster_key_without_that_job_cluster_is_reported(tmp_path):
+    template = job_json(task("a", ', "job_cluster_key": "main"'),
+                        extra='"job_clusters": [{"job_cluster_key": "shared"}], ')
+    assert one_problem(tmp_path, custom(template)) == (
+        "jobs/custom.yaml: tasks[0].job_cluster_key: 'main' is not defined in job_clusters; defined: shared")
+
+
+def test_job_without_tasks_is_reported(tmp_path):
+    assert one_problem(tmp_path, custom(job_json())) == (
+        "jobs/custom.yaml: tasks: a job needs at least one task")
+
+
+def test_jobs_api_spellings_are_accepted_and_renamed_to_provider_arguments():
+    checked, found = check_job_settings({
+        "name": "x",
+        "git_source": {"git_url": "https://dev.azure.com/org/project/_git/notebooks",
+                       "git_provider": "azureDevOpsServices", "git_branch": "main"},
+        "email_notifications": {"on_failure": ["data-platform@example.com"]},
+        "tasks": [{"task_key": "b", "depends_on": [{"task_key": "a"}]}],
+    })
+    assert found == []
+    assert checked["git_source"] == {"url": "https://dev.azure.com/org/project/_git/notebooks",
+                                     "provider": "azureDevOpsServices", "branch": "main"}
+    assert checked["email_notifications"] == {"on_failures": ["data-platform@example.com"]}
+    assert checked["tasks"][0]["depends_ons"] == [{"task_key": "a"}]
+
+
+# --- across files ---------------------------------------------------------------------------------------
+
+
+def test_duplicate_job_names_across_files_name_both_files(tmp_path):
+    problem = one_problem(tmp_path, {"jobs/a.json": db_dsc(name="ingest"), "jobs/b.yaml": "name: ingest\n"
+                                     "workers: 1\nnotebookpath: /b\n"})
+    assert problem == ("jobs/b.yaml: job name 'ingest' is also used by jobs/a.json; "
+                       "job names must be unique in a workspace")
+
+
+def test_files_with_the_same_logical_name_are_both_named(tmp_path):
+    problem = one_problem(tmp_path, {"jobs/daily_ingest.json": db_dsc(name="a"),
+                                     "jobs/daily-ingest.yaml": "name: b\nworkers: 1\nnotebookpath: /b\n"})
+    assert problem == ("jobs/daily_ingest.json: logical name 'job-daily-ingest' is also derived from "
+                       "jobs/daily-ingest.yaml; rename one of the files")
+
+
+def test_every_bad_file_is_reported_in_one_error(tmp_path):
+    found = problems(tmp_path, {
+        "jobs/good.json": db_dsc(name="good"),
+        "jobs/bad_json.json": "{",
+        "jobs/bad_yaml.yaml": "name: [x\n",
+        "jobs/unpaired.json": db_dsc(name="unpaired", par_a="a"),
+        "jobs/typo.json": db_dsc(name="typo", worker=1),
+        "jobs/no_template.yaml": "template: nope.j2\nname: x\n",
+        "jobs/etl/undefined.yaml": "template: scheduled_notebook_job.json.j2\nname: y\n",
+    })
+    files = sorted({re.match(r"[^:]+", problem).group() for problem in found})
+    assert files == ["jobs/bad_json.json", "jobs/bad_yaml.yaml", "jobs/etl/undefined.yaml",
+                     "jobs/no_template.yaml", "jobs/typo.json", "jobs/unpaired.json"]
+
+
+# --- properties -----------------------------------------------------------------------------------------
+
+file_stems = st.from_regex(r"[a-z][a-z0-9]{0,10}(_[a-z0-9]{1,6})?", fullmatch=True)
+par_suffixes = st.from_regex(r"[a-z][a-z0-9]{0,11}", fullmatch=True)
+text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=20)
+par_pairs = st.dictionaries(par_suffixes, st.tuples(text.filter(bool), text | st.integers()), max_size=5)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(definitions=st.dictionaries(file_stems, par_pairs, min_size=1, max_size=6))
+def test_valid_db_dsc_definitions_get_unique_stable_names_and_their_par_pairs(tmp_path_factory, definitions):
+    root = tmp_path_factory.mktemp("jobs")
+    files = {}
+    for stem, pairs in definitions.items():
+        keys = {f"par_{suffix}": name for suffix, (name, _) in pairs.items()}
+        keys.update({f"par_{suffix}_val": value for suffix, (_, value) in pairs.items()})
+        files[f"jobs/{stem}.json"] = db_dsc(name=f"job {stem}", **keys)
+    parameter_names = [[name for name, _ in pairs.values()] for pairs in definitions.values()]
+    slugs = [stem.replace("_", "-") for stem in definitions]
+    if any(len(set(names)) < len(names) for names in parameter_names) or len(set(slugs)) < len(slugs):
+        return  # duplicate parameter names and colliding file names are errors, tested above
+    first = render(write(root, files))
+    assert [job.resource_name for job in first] == sorted(f"job-{slug}" for slug in slugs)
+    assert [job.resource_name for job in render(root)] == [job.resource_name for job in first]
+    for job in first:
+        stem = Path(job.source).stem
+        expected = {name: str(value) for name, value in definitions[stem].values()}
+        assert job.settings["tasks"][0]["notebook_task"]["base_parameters"] == expected, job.source
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | text,
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(text, children, max_size=3),
+    max_leaves=8,
+)
+definition_keys = text | st.sampled_from(
+    ["name", "workers", "notebookpath", "pool", "template", "par_a", "par_a_val", "description", "tasks"])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(definition=st.dictionaries(definition_keys, json_values, max_size=6))
+def test_any_definition_content_is_reported_as_a_user_error_never_a_traceback(tmp_path_factory, definition):
+    root = write(tmp_path_factory.mktemp("fuzz"), {"jobs/a.json": json.dumps(definition),
+                                                   "jobs/b.yaml": json.dumps(definition)})
+    with pytest.raises(UserError) as raised:  # the same job name twice is never valid, so this always fails
+        render(root)
+    assert all(problem.startswith(("jobs/a.json", "jobs/b.yaml")) for problem in raised.value.problems)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import pulumi
 from pulumi_azure_native import authorization, keyvault
@@ -15,6 +16,10 @@ KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
 
 # Namespace for deterministic role assignment names: the same stage always yields the same GUIDs.
 _ASSIGNMENT_NAMESPACE = uuid.UUID("5d6c3f8e-2a61-4f0c-9a7e-1f3b2c4d5e6f")
+
+
+def _epoch_seconds(iso_time: str | None) -> int | None:
+    return int(datetime.fromisoformat(iso_time).timestamp()) if iso_time else None
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,36 @@ class KeyVault(pulumi.ComponentResource):
                      args.deployer_principal_type)
         self.register_outputs(
             {"vault_name": self.vault_name, "vault_uri": self.vault_uri, "vault_id": self.vault_id}
+        )
+
+    def secret(
+        self,
+        role: str,
+        *,
+        secret_name: str,
+        value: pulumi.Input[str],
+        content_type: str,
+        expires: pulumi.Input[str] | None = None,
+    ) -> keyvault.Secret:
+        """Store a value the stage produced (a PAT, a pool id) for consumers such as Data Factory.
+
+        ``expires`` (ISO 8601) becomes the secret's expiry attribute, so Key Vault itself shows when a
+        token runs out.
+        """
+        # The ARM API takes the expiry as epoch seconds.
+        expires_epoch = pulumi.Output.from_input(expires).apply(_epoch_seconds) if expires is not None else None
+        return keyvault.Secret(
+            f"{self._name}-{role}",
+            secret_name=secret_name,
+            vault_name=self._vault.name,
+            resource_group_name=self._args.resource_group_name,
+            properties=keyvault.SecretPropertiesArgs(
+                value=value,
+                content_type=content_type,
+                attributes=keyvault.SecretAttributesArgs(enabled=True, expires=expires_epoch),
+            ),
+            tags=dict(self._args.tags),
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
     def grant_secrets_user(

@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -66,6 +67,8 @@ def _tags(value: dict[str, str]) -> dict[str, str]:
 
 
 Guid = Annotated[str, AfterValidator(_uuid)]
+# Pulumi.yaml cannot default a string to null; "" there means "not set".
+OptionalGuid = Annotated[Guid | None, BeforeValidator(lambda value: value or None)]
 
 
 class _Model(BaseModel):
@@ -96,6 +99,59 @@ class GitRepo(_Model):
         return self
 
 
+class Entitlements(_Model):
+    """What a principal may do in the workspace."""
+
+    workspace_access: bool = True
+    allow_cluster_create: bool = False
+    allow_instance_pool_create: bool = False
+    databricks_sql_access: bool = False
+
+
+class WorkspacePrincipal(_Model):
+    """A service principal registered in the workspace."""
+
+    application_id: Guid
+    display_name: str = Field(min_length=1, max_length=256)
+    entitlements: Entitlements = Entitlements()
+    admin: bool = False
+
+
+class InstancePool(_Model):
+    """A Databricks instance pool; its id is written to Key Vault for Data Factory."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")
+    node_type: str = Field(min_length=1)
+    min_idle: int = Field(0, ge=0)
+    max_capacity: int = Field(ge=1)
+    idle_minutes: int = Field(15, ge=0, le=10000)
+    spark_version: str | None = None
+    availability: Literal["ON_DEMAND_AZURE", "SPOT_AZURE"] = "ON_DEMAND_AZURE"
+    spot_bid_max_price: float | None = None
+    secret_name: str | None = Field(None, pattern=r"^[0-9A-Za-z-]{1,127}$")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> InstancePool:
+        if self.min_idle > self.max_capacity:
+            raise ValueError(f"minIdle ({self.min_idle}) must not exceed maxCapacity ({self.max_capacity})")
+        if self.spot_bid_max_price is not None:
+            if self.availability != "SPOT_AZURE":
+                raise ValueError("spotBidMaxPrice applies only with availability SPOT_AZURE")
+            if self.spot_bid_max_price != -1 and self.spot_bid_max_price <= 0:
+                raise ValueError("spotBidMaxPrice must be a positive price, or -1 for up to the on-demand price")
+        return self
+
+    @property
+    def key_vault_secret_name(self) -> str:
+        return self.secret_name or f"databricks-pool-{self.name}"
+
+
+def _default_pools() -> list[InstancePool]:
+    # Mirrors the default in Pulumi.yaml (a test holds the two together).
+    return [InstancePool(name="general", node_type="Standard_DS3_v2", max_capacity=4,
+                         spark_version="15.4.x-scala2.12")]
+
+
 class StageConfig(_Model):
     """Everything one stage declares, validated. Field docs live in Pulumi.yaml."""
 
@@ -114,7 +170,48 @@ class StageConfig(_Model):
         default_factory=list
     )
     deployer_principal_type: Literal["ServicePrincipal", "User", "Group"] = "ServicePrincipal"
+    deployer_tenant_id: OptionalGuid = None
+    deployer_client_id: OptionalGuid = None
+    deployer_credential: Literal["environment", "managed_identity", "azure_cli"] = "environment"
+    azure_authority_host: Annotated[str | None, BeforeValidator(lambda value: value or None)] = Field(
+        None, pattern=r"^https://[^/]+/?$"
+    )
+    pat_lifetime_days: int = Field(90, ge=1, le=730)
+    pat_rotate_before_days: int = Field(14, ge=0)
+    pat_secret_name: str = Field("databricks-pat", pattern=r"^[0-9A-Za-z-]{1,127}$")
+    workspace_principals: list[WorkspacePrincipal] = Field(default_factory=list)
+    instance_pools: list[InstancePool] = Field(default_factory=_default_pools)
+    jobs_default_pool: Annotated[str | None, BeforeValidator(lambda value: value or None)] = "general"
+    job_variables: dict[str, Any] = Field(default_factory=lambda: {"spark_version": "15.4.x-scala2.12"})
+    job_schedule_pause_status: Literal["PAUSED", "UNPAUSED"] = "UNPAUSED"
     data_factory_git_repo: GitRepo | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> StageConfig:
+        if self.pat_rotate_before_days >= self.pat_lifetime_days:
+            raise ValueError(
+                f"patRotateBeforeDays ({self.pat_rotate_before_days}) must be less than patLifetimeDays "
+                f"({self.pat_lifetime_days}), or every deployment would rotate the token"
+            )
+        pools = [pool.name for pool in self.instance_pools]
+        if len(set(pools)) != len(pools):
+            raise ValueError(f"instancePools: pool names must be unique, got {pools}")
+        secrets = [pool.key_vault_secret_name for pool in self.instance_pools] + [self.pat_secret_name]
+        if len(set(secrets)) != len(secrets):
+            raise ValueError(f"Key Vault secret names of the PAT and the pools must be unique, got {secrets}")
+        if self.jobs_default_pool is not None and self.jobs_default_pool not in pools:
+            raise ValueError(
+                f"jobsDefaultPool {self.jobs_default_pool!r} is not a configured pool; pools: {pools or 'none'}"
+            )
+        applications = [p.application_id for p in self.workspace_principals]
+        if len(set(applications)) != len(applications):
+            raise ValueError("workspacePrincipals: each applicationId may appear once")
+        return self
+
+    @property
+    def template_variables(self) -> dict[str, Any]:
+        """What job templates see as `vars`: the stack's variables plus the schedule pause status."""
+        return {**self.job_variables, "schedule_pause_status": self.job_schedule_pause_status}
 
     @property
     def all_tags(self) -> dict[str, str]:

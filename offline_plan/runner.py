@@ -62,6 +62,20 @@ def _inputs(struct: Any) -> dict[str, Any]:
     return to_plan_value(inputs)
 
 
+def _mark_secret(state: Any, key: str) -> None:
+    from google.protobuf import struct_pb2
+
+    inner = struct_pb2.Value()
+    if key in state.fields:
+        inner.CopyFrom(state.fields[key])
+    else:
+        inner.string_value = _UNKNOWN
+    wrapped = struct_pb2.Value()
+    wrapped.struct_value.fields[_SIG].string_value = _SECRET_SIG
+    wrapped.struct_value.fields["value"].CopyFrom(inner)
+    state.fields[key].CopyFrom(wrapped)
+
+
 @dataclass
 class Recording:
     resources: list[dict[str, Any]] = field(default_factory=list)
@@ -82,6 +96,10 @@ def _recording_monitor(mocks: PlanMocks, recording: Recording):
 
         def RegisterResource(self, request):
             response = super().RegisterResource(request)
+            # The engine, not the SDK, marks additional secret outputs; a PAT's value must stay secret
+            # wherever it flows, known or not.
+            for key in request.additionalSecretOutputs:
+                _mark_secret(response.object, key)
             if request.type != "pulumi:pulumi:Stack":
                 recording.resources.append(
                     {

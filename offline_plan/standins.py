@@ -14,6 +14,10 @@ CLIENT_CONFIG = {
     "tenantId": "00000000-0000-0000-0000-000000007e11",
 }
 
+# Stands in for a minted token in tests; a test checks it never reaches any output unmasked.
+STANDIN_PAT = "standin-pat-value-never-printed"
+ADMINS_GROUP = {"id": "standin-admins-group-id", "displayName": "admins"}
+
 # Pulumi's wire marker for "known only after deployment" (sdk/python/lib/pulumi/runtime/rpc.py).
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 
@@ -44,6 +48,13 @@ def _computed(typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
         computed["properties"] = {"vaultUri": f"https://{inputs.get('vaultName', name)}.vault.azure.net/"}
     elif typ == "azure-native:datafactory:Factory":
         computed["identity"] = {"principalId": "00000000-0000-0000-0000-0000000000fa"}
+    elif typ == "pulumi-python:dynamic/databricks-platform:DatabricksPat":
+        computed.update(
+            token_id="standin-token-id",
+            token_value=STANDIN_PAT,
+            creation_time="2026-01-01T00:00:00Z",
+            expiry_time="2026-04-01T00:00:00Z",
+        )
     return computed
 
 
@@ -75,4 +86,6 @@ class PlanMocks(Mocks):
     def call(self, args: MockCallArgs) -> dict:
         if args.token == "azure-native:authorization:getClientConfig":
             return dict(CLIENT_CONFIG)
+        if args.token == "databricks:index/getGroup:getGroup" and args.args.get("displayName") == "admins":
+            return dict(ADMINS_GROUP)
         raise UnmockedCall(f"the offline plan has no stand-in for {args.token}; add one to offline_plan/standins.py")

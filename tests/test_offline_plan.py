@@ -96,7 +96,7 @@ def repo_with_history(tmp_path) -> Path:
 def test_against_reports_changed_inputs_added_and_removed_resources(repo_with_history):
     repo = repo_with_history
     stack_file = repo / "Pulumi.test.yaml"
-    stack_file.write_text("config:\n  databricks-platform:keyVaultSoftDeleteRetentionDays: 30\n")
+    stack_file.write_text(stack_file.read_text() + "  databricks-platform:keyVaultSoftDeleteRetentionDays: 30\n")
     main = repo / "__main__.py"
     main.write_text(main.read_text().replace('vault.grant_secrets_user("factory", factory.principal_id)\n', ""))
     result = run_plan("--stack", "test", "--against", "main", program_dir=repo)
@@ -110,7 +110,8 @@ def test_against_reports_changed_inputs_added_and_removed_resources(repo_with_hi
 
 def test_against_markdown_is_a_pull_request_comment(repo_with_history):
     repo = repo_with_history
-    (repo / "Pulumi.test.yaml").write_text("config:\n  databricks-platform:tags:\n    costCenter: '42'\n")
+    stack_file = repo / "Pulumi.test.yaml"
+    stack_file.write_text(stack_file.read_text() + "  databricks-platform:tags:\n    costCenter: '42'\n")
     result = run_plan("--stack", "test", "--against", "main", "--format", "markdown", program_dir=repo)
     assert result.returncode == 0, result.stderr
     md = result.stdout

@@ -92,8 +92,11 @@ def test_every_taggable_resource_carries_the_stage_tags(deployed_plans, stage):
 
 
 def _physical_names(plan: dict) -> set[str]:
+    """Names of Azure resources. Secret and pool names live inside a stage's own vault or workspace."""
     names = set()
     for resource in plan["resources"]:
+        if not resource["type"].startswith("azure-native:") or resource["type"] == "azure-native:keyvault:Secret":
+            continue
         for key, value in resource["inputs"].items():
             # A resource's own name; resourceGroupName elsewhere only points at the group.
             own = key == "resourceGroupName" and resource["type"] == "azure-native:resources:ResourceGroup"

@@ -1,0 +1,180 @@
+"""The provider survives the engine's trip: `python -m pulumi.dynamic` driven over gRPC.
+
+The Pulumi engine starts `python -m pulumi.dynamic` for dynamic resources, reads its port from stdout, and
+calls Check/Create/Diff/Read/Delete with the `__provider` property as `pulumi.dynamic` serialized it. This
+does the same, with the provider process pointed at the loopback fakes through its environment only.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf import json_format, struct_pb2
+from pulumi.dynamic.dynamic import serialize_provider
+from pulumi.runtime._serialization import _serialize
+from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
+
+from dynamic_providers.databricks_pat import DatabricksPatProvider
+from tests.fakes import FakeCloud, Fault, running_fake_cloud
+
+REPO = Path(__file__).resolve().parent.parent
+URN = "urn:pulumi:dev::platform::pulumi-python:dynamic/databricks-platform:DatabricksPat::workspace-pat"
+FAST_POLICY = {"read_timeout": 2.0, "max_retries": 2, "backoff_factor": 0.01, "time_budget": 10.0}
+
+
+def serialized_provider() -> str:
+    # Exactly what pulumi.dynamic.Resource stores in `__provider` (before the engine unwraps the secret).
+    serialized, _contains_secrets = _serialize(True, serialize_provider, DatabricksPatProvider(FAST_POLICY))
+    return serialized
+
+
+def struct(props: dict[str, Any]) -> struct_pb2.Struct:
+    message = struct_pb2.Struct()
+    message.update(props)
+    return message
+
+
+def as_dict(message: struct_pb2.Struct) -> dict[str, Any]:
+    return json_format.MessageToDict(message)
+
+
+@dataclass
+class ProviderProcess:
+    stub: provider_pb2_grpc.ResourceProviderStub
+    stderr_path: Path
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(errors="replace")
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeCloud]:
+    with running_fake_cloud(tmp_path_factory.mktemp("grpc-cloud")) as fake_cloud:
+        yield fake_cloud
+
+
+@pytest.fixture(scope="module")
+def engine_side(cloud: FakeCloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProviderProcess]:
+    workdir = tmp_path_factory.mktemp("provider-process")
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("AZURE_", "IDENTITY_", "MSI_", "PULUMI_"))
+    }
+    env.update(cloud.environ(), PYTHONPATH=str(REPO), PULUMI_PROJECT="platform")
+    stderr_path = workdir / "stderr.txt"
+    with stderr_path.open("wb") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pulumi.dynamic"],
+            cwd=workdir,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+        )
+    try:
+        assert process.stdout is not None
+        port = int(process.stdout.readline().decode().strip())
+        channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+        grpc.channel_ready_future(channel).result(timeout=20)
+        stub = provider_pb2_grpc.ResourceProviderStub(channel)
+        stub.Configure(provider_pb2.ConfigureRequest(args=struct({}), acceptSecrets=False))
+        yield ProviderProcess(stub=stub, stderr_path=stderr_path)
+        channel.close()
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def check(engine_side: ProviderProcess, inputs: dict[str, Any]) -> provider_pb2.CheckResponse:
+    news = struct({**inputs, "__provider": serialized_provider()})
+    return engine_side.stub.Check(provider_pb2.CheckRequest(urn=URN, olds=struct({}), news=news))
+
+
+def assert_no_secret_in(text: str, cloud: FakeCloud, where: str) -> None:
+    leaked = [secret[:6] + "…" for secret in cloud.secret_values() if secret in text]
+    assert not leaked, f"secret(s) {leaked} leaked into {where}"
+
+
+def test_engine_round_trip_creates_diffs_reads_and_revokes_a_token(engine_side: ProviderProcess, cloud):
+    checked = check(engine_side, cloud.inputs(workspace_resource_id=cloud.workspace_resource_id))
+    assert list(checked.failures) == []
+    assert as_dict(checked.inputs)["lifetime_days"] == 90
+
+    created = engine_side.stub.Create(provider_pb2.CreateRequest(urn=URN, properties=checked.inputs))
+    live = {token.token_id: token for token in cloud.databricks.live_tokens()}
+    assert created.id in live, "Create minted a token on the workspace"
+    outs = as_dict(created.properties)
+    assert outs["token_value"] == live[created.id].token_value
+    assert outs["token_id"] == created.id and outs["expiry_time"].endswith("Z")
+
+    same = engine_side.stub.Diff(
+        provider_pb2.DiffRequest(id=created.id, urn=URN, olds=created.properties, news=checked.inputs)
+    )
+    assert same.changes == provider_pb2.DiffResponse.DIFF_NONE
+
+    longer = check(
+        engine_side, cloud.inputs(workspace_resource_id=cloud.workspace_resource_id, lifetime_days=180)
+    )
+    replaced = engine_side.stub.Diff(
+        provider_pb2.DiffRequest(id=created.id, urn=URN, olds=created.properties, news=longer.inputs)
+    )
+    assert replaced.changes == provider_pb2.DiffResponse.DIFF_SOME
+    assert list(replaced.replaces) == ["lifetime_days"]
+    assert replaced.deleteBeforeReplace is False
+
+    read = engine_side.stub.Read(
+        provider_pb2.ReadRequest(id=created.id, urn=URN, properties=created.properties)
+    )
+    assert read.id == created.id
+    assert as_dict(read.properties)["token_value"] == outs["token_value"]
+
+    engine_side.stub.Delete(provider_pb2.DeleteRequest(id=created.id, urn=URN, properties=created.properties))
+    assert created.id not in {token.token_id for token in cloud.databricks.live_tokens()}, "Delete revokes"
+
+    assert_no_secret_in(engine_side.stderr(), cloud, "the provider process's stderr")
+
+
+def test_engine_refresh_of_a_token_revoked_out_of_band_reads_as_gone(engine_side: ProviderProcess, cloud):
+    checked = check(engine_side, cloud.inputs(workspace_resource_id=cloud.workspace_resource_id))
+    created = engine_side.stub.Create(provider_pb2.CreateRequest(urn=URN, properties=checked.inputs))
+    cloud.databricks.revoke(created.id)
+
+    read = engine_side.stub.Read(
+        provider_pb2.ReadRequest(id=created.id, urn=URN, properties=created.properties)
+    )
+    assert read.id == "", "a blank id makes the engine drop the resource, so `up` creates a new token"
+
+
+def test_engine_check_failures_name_the_property(engine_side: ProviderProcess, cloud):
+    refused = check(
+        engine_side, cloud.inputs(workspace_url="http://adb-1.2.azuredatabricks.net", lifetime_days=0)
+    )
+    assert {failure.property for failure in refused.failures} == {"workspace_url", "lifetime_days"}
+
+
+def test_engine_sees_a_clear_error_without_secrets_or_chained_tracebacks(engine_side: ProviderProcess, cloud):
+    cloud.databricks.inject(
+        "create", Fault(status=400, error_code="QUOTA_EXCEEDED", message="Too many tokens for this user")
+    )
+    checked = check(engine_side, cloud.inputs(workspace_resource_id=cloud.workspace_resource_id))
+    with pytest.raises(grpc.RpcError) as raised:
+        engine_side.stub.Create(provider_pb2.CreateRequest(urn=URN, properties=checked.inputs))
+
+    details = raised.value.details()
+    assert "HTTP 400 QUOTA_EXCEEDED: Too many tokens for this user" in details
+    assert "During handling of the above exception" not in details
+    assert "direct cause" not in details
+    assert_no_secret_in(details, cloud, "the gRPC error")
+    assert_no_secret_in(engine_side.stderr(), cloud, "the provider process's stderr")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import one, resources_of
+from tests.conftest import one, resources_of, run_plan
 
 STAGES = ("dev", "test")
 TAGGABLE = (
@@ -128,3 +128,42 @@ def test_stack_outputs_give_consumers_urls_ids_and_names(deployed_plans, stage):
     assert outputs["key_vault_name"] == f"kv-dbp-{stage}"
     assert outputs["key_vault_uri"] == f"https://kv-dbp-{stage}.vault.azure.net/"
     assert outputs["data_factory_name"] == f"adf-dbp-{stage}"
+
+
+PAT_TYPE = "pulumi-python:dynamic/databricks-platform:DatabricksPat"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_each_stage_mints_a_bounded_pat_for_the_deploying_principal(deployed_plans, stage):
+    pat = one(deployed_plans[stage], PAT_TYPE)["inputs"]
+    assert pat["workspace_url"] == deployed_plans[stage]["outputs"]["workspace_url"]
+    assert pat["workspace_resource_id"] == deployed_plans[stage]["outputs"]["workspace_resource_id"]
+    assert (pat["lifetime_days"], pat["rotate_before_days"]) == (90, 14)
+    assert pat["credential"] == "environment"
+    # Ids default to the identity running `pulumi up` (getClientConfig's stand-ins here).
+    assert pat["client_id"] == "00000000-0000-0000-0000-00000000c11e"
+    assert pat["tenant_id"] == "00000000-0000-0000-0000-000000007e11"
+    assert not {key for key in pat if "secret" in key.lower() or "password" in key.lower()}, pat.keys()
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_pat_lives_in_key_vault_with_its_expiry_and_is_never_shown(deployed_plans, stage):
+    plan = deployed_plans[stage]
+    [secret] = [r["inputs"] for r in resources_of(plan, "azure-native:keyvault:Secret")
+                if r["inputs"]["secretName"] == "databricks-pat"]
+    assert secret["properties"]["value"] == "[secret]"
+    assert secret["properties"]["contentType"] == "Databricks personal access token"
+    # The stand-in PAT expires 2026-04-01T00:00:00Z; Key Vault gets it as epoch seconds.
+    assert secret["properties"]["attributes"] == {"enabled": True, "expires": 1775001600}
+    assert plan["outputs"]["pat_secret_name"] == "databricks-pat"
+
+
+@pytest.mark.parametrize("args", [("--json", "--fill-computed"), ("--fill-computed",), ("--json",), ()],
+                         ids=["json-deployed", "text-deployed", "json-preview", "text-preview"])
+def test_the_minted_token_value_appears_in_no_plan_output(args):
+    from offline_plan.standins import STANDIN_PAT
+
+    result = run_plan("--stack", "dev", *args)
+    assert result.returncode == 0, result.stderr
+    assert STANDIN_PAT not in result.stdout + result.stderr
+    assert '"[secret]"' in result.stdout

@@ -133,6 +133,21 @@ def _recording_monitor(mocks: PlanMocks, recording: Recording):
     return RecordingMonitor(mocks)
 
 
+def _release_event_loops() -> None:
+    """End the mock monitor's worker threads and their event loops while the interpreter is healthy.
+
+    Each executor thread gets its own event loop from the mock monitor; left to interpreter shutdown,
+    collecting them can print an "Exception ignored ... Invalid file descriptor" traceback.
+    """
+    import asyncio
+    import gc
+
+    loop = asyncio.get_event_loop()
+    loop.run_until_complete(loop.shutdown_default_executor())
+    gc.collect()
+    loop.close()
+
+
 def plan_program(program_dir: Path, stack: str, *, fill_computed: bool = False) -> dict[str, Any]:
     """Run ``program_dir/__main__.py`` for ``stack`` under mocks and return the plan document.
 
@@ -177,6 +192,7 @@ def plan_program(program_dir: Path, stack: str, *, fill_computed: bool = False) 
         )
     finally:
         os.chdir(previous_dir)
+        _release_event_loops()
 
     resources = sorted(recording.resources, key=lambda r: r["urn"])
     return {

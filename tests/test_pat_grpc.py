@@ -69,12 +69,15 @@ def engine_side(cloud: FakeCloud, tmp_path_factory: pytest.TempPathFactory) -> I
         for key, value in os.environ.items()
         if not key.startswith(("AZURE_", "IDENTITY_", "MSI_", "PULUMI_"))
     }
-    env.update(cloud.environ(), PYTHONPATH=str(REPO), PULUMI_PROJECT="platform")
+    env.pop("PYTHONPATH", None)
+    env.update(cloud.environ(), PULUMI_PROJECT="platform")
     stderr_path = workdir / "stderr.txt"
     with stderr_path.open("wb") as stderr:
+        # As the engine starts dynamic providers: in the project directory, where `python -m` finds the
+        # provider's module (it is pickled by reference), with no PYTHONPATH help.
         process = subprocess.Popen(
             [sys.executable, "-m", "pulumi.dynamic"],
-            cwd=workdir,
+            cwd=REPO,
             env=env,
             stdout=subprocess.PIPE,
             stderr=stderr,

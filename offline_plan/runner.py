@@ -80,12 +80,25 @@ def _mark_secret(state: Any, key: str) -> None:
 class Recording:
     resources: list[dict[str, Any]] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
+    loops: set[Any] = field(default_factory=set)
 
 
 def _recording_monitor(mocks: PlanMocks, recording: Recording):
+    import asyncio
+
     from pulumi.runtime.mocks import MockMonitor
+    from pulumi.runtime.sync_await import _ensure_event_loop
+
+    def track_loop() -> None:
+        # The mock monitor gives each worker thread its own loop; keep them to close at the end.
+        _ensure_event_loop()
+        recording.loops.add(asyncio.get_event_loop())
 
     class RecordingMonitor(MockMonitor):
+        def Invoke(self, request):
+            track_loop()
+            return super().Invoke(request)
+
         def make_urn(self, parent: str, type_: str, name: str) -> str:
             # As the engine builds URNs: the parent's full type chain, without the root stack.
             from pulumi.runtime.settings import get_project, get_stack
@@ -95,6 +108,7 @@ def _recording_monitor(mocks: PlanMocks, recording: Recording):
             return f"urn:pulumi:{get_stack()}::{get_project()}::{qualified}::{name}"
 
         def RegisterResource(self, request):
+            track_loop()
             response = super().RegisterResource(request)
             # The engine, not the SDK, marks additional secret outputs; a PAT's value must stay secret
             # wherever it flows, known or not.
@@ -113,6 +127,7 @@ def _recording_monitor(mocks: PlanMocks, recording: Recording):
             return response
 
         def ReadResource(self, request):
+            track_loop()
             response = super().ReadResource(request)
             recording.resources.append(
                 {
@@ -133,19 +148,19 @@ def _recording_monitor(mocks: PlanMocks, recording: Recording):
     return RecordingMonitor(mocks)
 
 
-def _release_event_loops() -> None:
-    """End the mock monitor's worker threads and their event loops while the interpreter is healthy.
+def _close_event_loops(loops: set[Any]) -> None:
+    """Close the event loops the mock monitor made for its worker threads, and the main one.
 
-    Each executor thread gets its own event loop from the mock monitor; left to interpreter shutdown,
-    collecting them can print an "Exception ignored ... Invalid file descriptor" traceback.
+    Left to interpreter shutdown, collecting them can print an "Exception ignored ... Invalid file
+    descriptor" traceback after a successful plan.
     """
     import asyncio
-    import gc
 
-    loop = asyncio.get_event_loop()
-    loop.run_until_complete(loop.shutdown_default_executor())
-    gc.collect()
-    loop.close()
+    main_loop = asyncio.get_event_loop()
+    main_loop.run_until_complete(main_loop.shutdown_default_executor())
+    for loop in loops | {main_loop}:
+        if not loop.is_closed():
+            loop.close()
 
 
 def plan_program(program_dir: Path, stack: str, *, fill_computed: bool = False) -> dict[str, Any]:
@@ -192,7 +207,7 @@ def plan_program(program_dir: Path, stack: str, *, fill_computed: bool = False) 
         )
     finally:
         os.chdir(previous_dir)
-        _release_event_loops()
+        _close_event_loops(recording.loops)
 
     resources = sorted(recording.resources, key=lambda r: r["urn"])
     return {

@@ -77,8 +77,9 @@ vault = KeyVault(
     ),
 )
 
-# 3. Service principals in the workspace. The deploying principal itself is admitted as an admin by
-#    the PAT provider's first call (management-token headers), before anything inside the workspace.
+# 3. Service principals in the workspace. The deploying principal needs no registration: calls that
+#    carry the management-token headers admit it as an admin, and both the PAT provider and this
+#    provider (configured with the workspace resource id) send them, whichever reaches the workspace first.
 databricks_provider = workspace_provider(
     "databricks-workspace",
     WorkspaceProviderArgs(
@@ -87,6 +88,7 @@ databricks_provider = workspace_provider(
         tenant_id=deployer_tenant_id,
         client_id=deployer_client_id,
         credential=config.deployer_credential,
+        authority_host=config.azure_authority_host,
     ),
 )
 access = WorkspaceAccess(

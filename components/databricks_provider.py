@@ -10,6 +10,16 @@ import pulumi_databricks as databricks
 # Our credential kinds (shared with the PAT provider) -> the Databricks provider's auth types. The
 # provider reads a client secret from ARM_CLIENT_SECRET itself, so none passes through the program.
 _AUTH_TYPES = {"environment": "azure-client-secret", "managed_identity": "azure-msi", "azure_cli": "azure-cli"}
+# Sovereign clouds: the Entra ID authority the PAT provider uses -> the Databricks provider's environment.
+_ENVIRONMENTS = {"login.microsoftonline.us": "usgovernment", "login.chinacloudapi.cn": "china"}
+
+
+def azure_environment(authority_host: str | None) -> str | None:
+    """The Databricks provider's azure_environment for an authority host (None: the public cloud)."""
+    if not authority_host:
+        return None
+    host = authority_host.removeprefix("https://").rstrip("/")
+    return _ENVIRONMENTS.get(host, "public")
 
 
 @dataclass(frozen=True)
@@ -24,6 +34,8 @@ class WorkspaceProviderArgs:
     """Application id of the deploying service principal (or managed identity)."""
     credential: str
     """environment, managed_identity or azure_cli."""
+    authority_host: str | None = None
+    """Entra ID authority for sovereign clouds (None: the public cloud)."""
 
 
 def workspace_provider(name: str, args: WorkspaceProviderArgs) -> databricks.Provider:
@@ -36,4 +48,5 @@ def workspace_provider(name: str, args: WorkspaceProviderArgs) -> databricks.Pro
         azure_tenant_id=args.tenant_id,
         azure_client_id=None if args.credential == "azure_cli" else args.client_id,
         azure_use_msi=True if args.credential == "managed_identity" else None,
+        azure_environment=azure_environment(args.authority_host),
     )

@@ -138,9 +138,13 @@ class KeyVault(pulumi.ComponentResource):
     def _assign(
         self, role: str, role_definition: str, principal_id: pulumi.Input[str], principal_type: str
     ) -> authorization.RoleAssignment:
-        # Role assignment names are GUIDs; derive them from what is known at plan time (never from
-        # cloud-assigned ids) so the same stage always plans the same assignment.
-        assignment_name = str(uuid.uuid5(_ASSIGNMENT_NAMESPACE, f"{self._args.vault_name}/{role}"))
+        # Role assignment names are GUIDs derived from vault, role and principal, so the same stage always
+        # plans the same names. The principal is part of it because Azure refuses to repoint an existing
+        # assignment: a new deployer or a recreated factory identity gets a new assignment instead.
+        vault_name = self._args.vault_name
+        assignment_name = pulumi.Output.from_input(principal_id).apply(
+            lambda principal: str(uuid.uuid5(_ASSIGNMENT_NAMESPACE, f"{vault_name}/{role}/{principal}"))
+        )
         return authorization.RoleAssignment(
             f"{self._name}-{role}",
             role_assignment_name=assignment_name,

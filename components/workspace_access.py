@@ -14,8 +14,8 @@ from core.config import WorkspacePrincipal
 @dataclass(frozen=True)
 class WorkspaceAccessArgs:
     principals: Sequence[WorkspacePrincipal]
-    """Principals from the stage config. The deploying principal is not listed: the PAT provider's
-    management-token call admits it as an admin on its first request."""
+    """Principals from the stage config. The deploying principal is not listed: the management-token
+    headers (sent by the PAT provider and the workspace provider) admit it as an admin on its first call."""
     provider: databricks.Provider
     """Provider of the stage's workspace."""
 

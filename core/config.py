@@ -13,7 +13,7 @@ import ipaddress
 import json
 import re
 import typing
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -235,10 +235,17 @@ def _is_structured(annotation: Any) -> bool:
     return False
 
 
-def parse_stage_config(raw: Mapping[str, str], *, stack: str) -> StageConfig:
+def parse_stage_config(
+    raw: Mapping[str, str], *, stack: str, secret_keys: Collection[str] = ()
+) -> StageConfig:
     """Validate raw config (``project:key`` -> string, as the engine passes it) for ``stack``.
 
-    Raises UserError with one line per problem, each naming the stack file and key.
+    ``secret_keys`` are keys set with ``--secret``: none of the stage's settings is a secret
+    (credentials come from the environment), and a secret here would flow unmasked into resource
+    inputs, so they are refused, and their values are never echoed.
+
+    Raises UserError with one line per problem, each naming the stack file and key; every problem
+    of the file is reported in one run.
     """
     source = f"Pulumi.{stack}.yaml"
     keys = config_keys()
@@ -263,6 +270,13 @@ def parse_stage_config(raw: Mapping[str, str], *, stack: str) -> StageConfig:
                 + ", ".join(sorted(keys))
             )
             continue
+        if full_key in secret_keys:
+            problems.append(
+                f"{source}: {full_key}: is set as a secret, but no setting of this program is one "
+                "(credentials come from the environment); a secret here would reach resource inputs "
+                "unmasked. Set it in plain text, or keep the secret in Key Vault."
+            )
+            continue
         text = raw[full_key]
         field = StageConfig.model_fields[keys[key]]
         if _is_structured(field.annotation):
@@ -278,19 +292,23 @@ def parse_stage_config(raw: Mapping[str, str], *, stack: str) -> StageConfig:
         else:
             values[key] = text
 
+    try:
+        config = StageConfig.model_validate({"stage": stack, **values})
+    except ValidationError as error:
+        raise UserError(problems + _describe(error, source, values)) from None
     if problems:
         raise UserError(problems)
-    try:
-        return StageConfig.model_validate({"stage": stack, **values})
-    except ValidationError as error:
-        raise UserError(_describe(error, source, values)) from None
+    return config
 
 
 def _describe(error: ValidationError, source: str, values: Mapping[str, Any]) -> list[str]:
     problems = []
     for item in error.errors(include_url=False):
         location = item["loc"]
-        key = str(location[0]) if location else "?"
+        if not location:  # a check across keys: its message names them
+            problems.append(f"{source}: {item['msg'].removeprefix('Value error, ')}")
+            continue
+        key = str(location[0])
         path = key + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in location[1:])
         message = item["msg"].removeprefix("Value error, ")
         given = values.get(key)
@@ -310,4 +328,5 @@ def load_stage_config() -> StageConfig:
     raw = {
         key: pulumi.runtime.get_config(key) for key in sorted(known) if key.startswith(f"{PROJECT}:")
     }
-    return parse_stage_config(raw, stack=pulumi.get_stack())
+    secret_keys = {key for key in raw if pulumi.runtime.is_config_secret(key)}
+    return parse_stage_config(raw, stack=pulumi.get_stack(), secret_keys=secret_keys)

@@ -53,6 +53,19 @@ def _as_engine_string(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
+def _mask_secure(value: Any) -> tuple[Any, bool]:
+    """Replace every `secure:` leaf (set with `pulumi config set --secret [--path]`) by the placeholder."""
+    if isinstance(value, dict) and set(value) == {"secure"}:
+        return SECRET_PLACEHOLDER, True
+    if isinstance(value, dict):
+        items = {key: _mask_secure(item) for key, item in value.items()}
+        return {key: masked for key, (masked, _) in items.items()}, any(s for _, s in items.values())
+    if isinstance(value, list):
+        items = [_mask_secure(item) for item in value]
+        return [masked for masked, _ in items], any(s for _, s in items)
+    return value, False
+
+
 def _full_key(project: str, key: str) -> str:
     return key if ":" in key else f"{project}:{key}"
 
@@ -92,11 +105,10 @@ def load_stack_config(program_dir: Path, stack: str) -> StackConfig:
     for key, value in (stack_file.get("config") or {}).items():
         full = _full_key(project, key)
         missing = [m for m in missing if _full_key(project, m) != full]
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            config[full] = SECRET_PLACEHOLDER
+        masked, has_secret = _mask_secure(value)
+        config[full] = _as_engine_string(masked)
+        if has_secret:
             secret_keys.append(full)
-        else:
-            config[full] = _as_engine_string(value)
     if missing:
         raise StackConfigError(
             f"{stack_path.name}: missing configuration value(s) {', '.join(sorted(missing))} "

@@ -127,3 +127,36 @@ def test_offline_plan_reports_config_errors_without_traceback(tmp_path, stack_ya
     assert result.returncode == 1
     assert result.stderr.startswith(expected), result.stderr
     assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_a_check_across_keys_names_both_keys():
+    [problem] = problems({"patRotateBeforeDays": "100"})
+    assert problem == ("Pulumi.test.yaml: patRotateBeforeDays (100) must be less than patLifetimeDays (90), "
+                       "or every deployment would rotate the token")
+
+
+def test_unknown_keys_and_bad_values_are_reported_together():
+    found = problems({"keyVaultPurgeProtectoin": "false", "keyVaultSoftDeleteRetentionDays": "120"})
+    assert len(found) == 2
+    assert "unknown key" in found[0] and "less than or equal to 90" in found[1]
+
+
+def test_secret_config_is_refused_without_echoing_its_value():
+    with pytest.raises(UserError) as caught:
+        parse_stage_config({f"{PROJECT}:jobVariables": '{"storage_key": "hunter2-secret"}'}, stack="test",
+                           secret_keys={f"{PROJECT}:jobVariables"})
+    [problem] = caught.value.problems
+    assert f"{PROJECT}:jobVariables: is set as a secret" in problem
+    assert "hunter2" not in str(caught.value)
+
+
+def test_offline_plan_masks_nested_secure_values_and_refuses_them(tmp_path):
+    program = copy_program(tmp_path / "program")
+    (program / "Pulumi.sec.yaml").write_text(
+        "config:\n  databricks-platform:jobVariables:\n    spark_version: 15.4.x-scala2.12\n"
+        "    token:\n      secure: v1:Y2lwaGVydGV4dA==\n"
+    )
+    result = run_plan("--stack", "sec", program_dir=program)
+    assert result.returncode == 1
+    assert "databricks-platform:jobVariables: is set as a secret" in result.stderr
+    assert "Y2lwaGVydGV4dA" not in result.stderr + result.stdout and "Traceback" not in result.stderr

@@ -167,3 +167,29 @@ def test_the_minted_token_value_appears_in_no_plan_output(args):
     assert result.returncode == 0, result.stderr
     assert STANDIN_PAT not in result.stdout + result.stderr
     assert '"[secret]"' in result.stdout
+
+
+def test_role_assignment_names_are_distinct_guids_in_every_stage(deployed_plans):
+    import uuid
+
+    for stage in STAGES:
+        names = {r["inputs"]["principalId"]: r["inputs"]["roleAssignmentName"]
+                 for r in resources_of(deployed_plans[stage], "azure-native:authorization:RoleAssignment")}
+        assert len(set(names.values())) == len(names) == 2
+        assert all(uuid.UUID(name) for name in names.values())
+    dev_names = {r["inputs"]["roleAssignmentName"] for r in
+                 resources_of(deployed_plans["dev"], "azure-native:authorization:RoleAssignment")}
+    test_names = {r["inputs"]["roleAssignmentName"] for r in
+                  resources_of(deployed_plans["test"], "azure-native:authorization:RoleAssignment")}
+    assert not dev_names & test_names
+
+
+@pytest.mark.parametrize(
+    ("authority", "environment"),
+    [(None, None), ("https://login.microsoftonline.us", "usgovernment"), ("https://login.chinacloudapi.cn/", "china"),
+     ("https://login.microsoftonline.com", "public")],
+)
+def test_sovereign_authority_selects_the_databricks_provider_environment(authority, environment):
+    from components.databricks_provider import azure_environment
+
+    assert azure_environment(authority) == environment

@@ -338,7 +338,11 @@ def _unchained(operation: str) -> Callable[[_Method], _Method]:
 
 
 class DatabricksPatProvider(pulumi.dynamic.ResourceProvider):
-    """CRUD for `DatabricksPat`; stateless apart from `http_policy` (HttpPolicy fields, for tests)."""
+    """CRUD for `DatabricksPat`; stateless apart from `http_policy` (HttpPolicy fields, for tests).
+
+    create, read and delete each make one Token API client operation, which with all its HTTP calls (Entra ID
+    included) ends within `HttpPolicy.time_budget` (110 s by default): a failure surfaces in about two minutes.
+    """
 
     def __init__(self, http_policy: Mapping[str, float] | None = None):
         super().__init__()

@@ -8,12 +8,15 @@ module without a chained cause (``raise ... from None``) because third-party exc
 vouch for.
 
 HTTP policy (`HttpPolicy`): every call has a (connect, read) timeout and bounded retries with exponential
-backoff on 429, 502, 503, 504 and connection failures, honouring Retry-After up to a cap, all inside a time
-budget per call, so a permanent failure surfaces in about two minutes with the status, Databricks'
-`error_code` and message. `token/list` and `token/delete` are idempotent and retried on everything above,
-read timeouts included. `token/create` is retried only when the request was certainly refused (429, 503,
-connection never established); after a read timeout or a 500/502/504 the token may exist, so it is not
-retried (that could mint two) and the client instead looks for the token that call created and revokes it.
+backoff on 429, 502, 503, 504 and connection failures, honouring Retry-After up to a cap. One time budget
+covers a whole operation (create, list/find, delete) and every HTTP call it makes, Entra ID's included: no
+call, attempt or retry starts after the operation's deadline, each attempt's timeouts are cut to the time
+left, and no retry pause sleeps past it. So a permanent failure surfaces within the budget (110 s by
+default) with the status, Databricks' `error_code` and message. `token/list` and `token/delete` are
+idempotent and retried on everything above, read timeouts included. `token/create` is retried only when the
+request was certainly refused (429, 503, connection never established); after a read timeout or a
+500/502/504 the token may exist, so it is not retried (that could mint two) and the client instead looks for
+the token that call created and revokes it, in a slice of the budget kept for that (`cleanup_reserve`).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from azure.core.pipeline.transport import RequestsTransport
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import (
     ConnectTimeoutError,
@@ -40,6 +44,7 @@ from urllib3.exceptions import (
     ResponseError,
 )
 from urllib3.util.retry import Retry
+from urllib3.util.timeout import Timeout
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +76,8 @@ class PatError(Exception):
 
 
 class CredentialError(PatError):
-    """No Entra ID token could be obtained: the credential is not configured, or Entra ID refused it."""
+    """No Entra ID token could be obtained: the credential is not configured, Entra ID refused it, or it did
+    not answer within the operation's time budget."""
 
 
 class TokenApiError(PatError):
@@ -84,6 +90,16 @@ class TokenApiError(PatError):
 
 
 # -- time -------------------------------------------------------------------------------------------
+
+
+_OUT_OF_TIME = "the operation's time budget ran out"
+# Shortest timeout an attempt is given, so a deadline reached mid-flight fails fast rather than oddly.
+_MIN_TIMEOUT = 0.01
+
+
+def _time_left(deadline: float) -> float:
+    """Seconds until a `time.monotonic()` deadline (negative once it has passed)."""
+    return deadline - time.monotonic()
 
 
 def iso8601(moment: datetime) -> str:
@@ -177,20 +193,36 @@ def _one_line(text: str, limit: int = 400) -> str:
 class EntraTokens:
     """Entra ID access tokens for one principal, reused per scope until shortly before they expire."""
 
-    def __init__(self, credential: Any, *, description: str, secrets: Iterable[str | None] = ()):
+    def __init__(
+        self,
+        credential: Any,
+        *,
+        description: str,
+        secrets: Iterable[str | None] = (),
+        transport: _DeadlineTransport | None = None,
+    ):
         self._credential = credential
         self.description = description
         """How the principal authenticates, for error messages ("client secret from AZURE_CLIENT_SECRET")."""
         self.redact = _Redactor(secrets)
+        self._transport = transport
+        """The credential's HTTP transport, told each call's deadline (None: the credential runs no HTTP)."""
         self._cache: dict[str, tuple[str, float]] = {}
 
     def __repr__(self) -> str:
         return f"EntraTokens({self.description})"
 
-    def token(self, scope: str) -> str:
+    def token(self, scope: str, deadline: float | None = None) -> str:
+        """An access token for `scope`; a request to Entra ID neither starts nor runs past `deadline`."""
         cached = self._cache.get(scope)
         if cached is not None and cached[1] - _TOKEN_REUSE_MARGIN > time.time():
             return cached[0]
+        if deadline is not None and _time_left(deadline) <= 0:
+            raise CredentialError(
+                f"no Entra ID token for {scope} was requested ({self.description}): {_OUT_OF_TIME}"
+            )
+        if self._transport is not None:
+            self._transport.deadline = deadline
         try:
             access = self._credential.get_token(scope)
         except Exception as error:  # noqa: BLE001 - azure-identity raises several types; all mean "no token"
@@ -246,12 +278,13 @@ def entra_tokens(
     """
     environ = os.environ if environ is None else environ
     authority = authority_host or PUBLIC_CLOUD_AUTHORITY
+    transport = _DeadlineTransport(connection_timeout=connect_timeout, read_timeout=read_timeout)
     common: dict[str, Any] = {
         "authority": authority,
         "disable_instance_discovery": _authority_hostname(authority) not in known_authority_hosts(),
-        "connection_timeout": connect_timeout,
-        "read_timeout": read_timeout,
-        # azure-core's retry policy: a few retries, all inside 45 s, so Entra ID trouble surfaces quickly.
+        "transport": transport,
+        # azure-core's retry policy: a few retries, all inside 45 s (and inside the operation's deadline,
+        # which the transport enforces), so Entra ID trouble surfaces quickly.
         "retry_total": 3,
         "timeout": 45,
     }
@@ -269,7 +302,10 @@ def entra_tokens(
             if secret:
                 credential = ClientSecretCredential(tenant_id, client_id, secret, **common)
                 return EntraTokens(
-                    credential, description="client secret from AZURE_CLIENT_SECRET", secrets=[secret]
+                    credential,
+                    description="client secret from AZURE_CLIENT_SECRET",
+                    secrets=[secret],
+                    transport=transport,
                 )
             if certificate_path:
                 password = environ.get("AZURE_CLIENT_CERTIFICATE_PASSWORD") or None
@@ -280,6 +316,7 @@ def entra_tokens(
                     credential,
                     description="certificate from AZURE_CLIENT_CERTIFICATE_PATH",
                     secrets=[password],
+                    transport=transport,
                 )
             raise CredentialError(
                 "credential 'environment' needs AZURE_CLIENT_SECRET, or AZURE_CLIENT_CERTIFICATE_PATH (with "
@@ -287,11 +324,10 @@ def entra_tokens(
                 "process that runs Pulumi"
             )
         if credential_kind == "managed_identity":
-            credential = ManagedIdentityCredential(
-                client_id=client_id, connection_timeout=connect_timeout, read_timeout=read_timeout
-            )
-            return EntraTokens(credential, description=f"managed identity {client_id}")
+            credential = ManagedIdentityCredential(client_id=client_id, transport=transport)
+            return EntraTokens(credential, description=f"managed identity {client_id}", transport=transport)
         if credential_kind == "azure_cli":
+            # A subprocess, not HTTP: it starts only before the deadline and is bounded by read_timeout.
             credential = AzureCliCredential(tenant_id=tenant_id, process_timeout=int(read_timeout) or 1)
             return EntraTokens(credential, description=f"Azure CLI login for tenant {tenant_id}")
     except CredentialError:
@@ -311,12 +347,12 @@ def entra_tokens(
 
 @dataclass(frozen=True)
 class HttpPolicy:
-    """Timeouts and retries for every Databricks call; the defaults are for production."""
+    """Timeouts, retries and the time budget of every operation; the defaults are for production."""
 
     connect_timeout: float = 10.0
-    """Seconds to establish a connection."""
+    """Seconds to establish a connection (at most; less when the operation has less time left)."""
     read_timeout: float = 30.0
-    """Seconds to wait for a reply once the request is sent."""
+    """Seconds to wait for a reply once the request is sent (at most, likewise)."""
     max_retries: int = 5
     """Retries after the first attempt."""
     backoff_factor: float = 1.0
@@ -325,8 +361,27 @@ class HttpPolicy:
     """Longest pause between attempts without Retry-After."""
     retry_after_cap: float = 30.0
     """Longest Retry-After honoured: a throttled call never stalls longer than this per attempt."""
-    time_budget: float = 75.0
-    """No retry starts after this many seconds since the call began (worst case about budget + timeouts)."""
+    time_budget: float = 110.0
+    """Seconds one operation (create, list/find or delete) may take, all its HTTP calls together, Entra ID's
+    included: nothing is sent and no attempt waits past this, so a failure surfaces in about two minutes."""
+    cleanup_reserve: float = 20.0
+    """Seconds at the end of a create's budget kept for revoking a token an ambiguous token/create may have
+    minted (at most half of time_budget)."""
+
+
+class _DeadlineTimeout(Timeout):
+    """urllib3 Timeout of one call that carries the operation's deadline: urllib3 clones the timeout for
+    every attempt, and each clone's connect and read timeouts are cut to the time left."""
+
+    def __init__(self, connect: float, read: float, deadline: float):
+        super().__init__(connect=connect, read=read)
+        self.deadline = deadline
+        self._limits = (connect, read)
+
+    def clone(self) -> Timeout:
+        left = max(_time_left(self.deadline), _MIN_TIMEOUT)
+        connect, read = self._limits
+        return Timeout(connect=min(connect, left), read=min(read, left))
 
 
 class _BoundedRetry(Retry):
@@ -336,26 +391,17 @@ class _BoundedRetry(Retry):
         self,
         *args: Any,
         retry_after_cap: float = 30.0,
-        time_budget: float | None = None,
         deadline: float | None = None,
         **kwargs: Any,
     ):
         super().__init__(*args, **kwargs)
         self.retry_after_cap = retry_after_cap
-        self.time_budget = time_budget
         self.deadline = deadline
 
     def new(self, **kw: Any) -> _BoundedRetry:
         kw.setdefault("retry_after_cap", self.retry_after_cap)
-        kw.setdefault("time_budget", self.time_budget)
         kw.setdefault("deadline", self.deadline)
         return super().new(**kw)
-
-    def started(self) -> _BoundedRetry:
-        """A copy whose deadline counts from now: the budget covers one call, all its attempts."""
-        if self.time_budget is None:
-            return self
-        return self.new(deadline=time.monotonic() + self.time_budget)
 
     def get_retry_after(self, response: Any) -> float | None:
         try:
@@ -378,22 +424,54 @@ class _BoundedRetry(Retry):
             pause = (new_retry.get_retry_after(response) if response is not None else None) or (
                 new_retry.get_backoff_time()
             )
-            if time.monotonic() + pause >= self.deadline:
-                reason = error or ResponseError(f"time budget of {self.time_budget:g}s exhausted")
+            if pause >= _time_left(self.deadline):
+                reason = error or ResponseError(_OUT_OF_TIME)
                 raise MaxRetryError(_pool, url, reason) from None  # type: ignore[arg-type]
         return new_retry
 
 
 class _BudgetedAdapter(HTTPAdapter):
-    """HTTPAdapter that stamps a fresh deadline on its Retry for every call (one client = one thread)."""
+    """HTTPAdapter whose Retry stops at the deadline of each call's `_DeadlineTimeout` (one client = one
+    thread)."""
 
     def __init__(self, retry: _BoundedRetry):
         self._retry_template = retry
         super().__init__(max_retries=retry)
 
     def send(self, request: Any, *args: Any, **kwargs: Any) -> requests.Response:
-        self.max_retries = self._retry_template.started()
+        deadline = getattr(kwargs.get("timeout"), "deadline", None)
+        self.max_retries = self._retry_template.new(deadline=deadline)
         return super().send(request, *args, **kwargs)
+
+
+class _OutOfTime(Exception):
+    """Raised by `_DeadlineTransport` instead of starting an Entra ID request after the deadline. Not an
+    AzureError, so azure-core's retry policy lets it through at once."""
+
+
+class _DeadlineTransport(RequestsTransport):
+    """azure-core transport of the Entra ID credentials that keeps them inside the operation's deadline
+    (`EntraTokens` sets it before each token request): no attempt starts after it, each attempt's timeouts
+    are cut to the time left, and retry pauses (backoff or Retry-After) never sleep past it."""
+
+    deadline: float | None = None
+
+    def send(self, request: Any, **kwargs: Any) -> Any:
+        if self.deadline is not None:
+            left = _time_left(self.deadline)
+            if left <= 0:
+                raise _OutOfTime(f"{_OUT_OF_TIME} before Entra ID answered")
+            config = self.connection_config
+            connect = kwargs.get("connection_timeout") or config.timeout
+            read = kwargs.get("read_timeout") or config.read_timeout
+            kwargs["connection_timeout"] = min(connect, max(left, _MIN_TIMEOUT))
+            kwargs["read_timeout"] = min(read, max(left, _MIN_TIMEOUT))
+        return super().send(request, **kwargs)
+
+    def sleep(self, duration: float) -> None:
+        if self.deadline is not None:
+            duration = min(duration, max(_time_left(self.deadline), 0.0))
+        super().sleep(duration)
 
 
 def _retry_policy(policy: HttpPolicy, *, idempotent: bool) -> _BoundedRetry:
@@ -412,7 +490,6 @@ def _retry_policy(policy: HttpPolicy, *, idempotent: bool) -> _BoundedRetry:
         raise_on_status=False,
         respect_retry_after_header=True,
         retry_after_cap=policy.retry_after_cap,
-        time_budget=policy.time_budget,
     )
 
 
@@ -493,6 +570,9 @@ class TokenApiClient:
         ):
             # Databricks reads a missing or non-positive lifetime as "never expires".
             raise ValueError(f"lifetime_seconds must be a positive integer, got {lifetime_seconds!r}")
+        deadline = self._deadline()
+        # token/create gets the budget but its last slice, kept for revoking a token it may have minted.
+        reserve = min(self._policy.cleanup_reserve, self._policy.time_budget / 2)
         sent_at = time.monotonic()
         try:
             response = self._send(
@@ -500,13 +580,14 @@ class TokenApiClient:
                 CREATE_PATH,
                 "token/create",
                 {"lifetime_seconds": lifetime_seconds, "comment": comment},
+                deadline=deadline - reserve,
                 ambiguous_read=True,
             )
         except _AmbiguousCreate as failure:
-            outcome = self._revoke_unclaimed(comment, sent_at)
+            outcome = self._revoke_unclaimed(comment, sent_at, deadline)
             raise TokenApiError(f"{failure}; {outcome}") from None
         if response.status_code >= 500 and response.status_code != 503:
-            outcome = self._revoke_unclaimed(comment, sent_at)
+            outcome = self._revoke_unclaimed(comment, sent_at, deadline)
             error = self._failure("token/create", response)
             raise TokenApiError(
                 f"{error}; {outcome}", status=error.status, error_code=error.error_code
@@ -519,7 +600,7 @@ class TokenApiClient:
         token_id = raw_info.get("token_id") if isinstance(raw_info, dict) else None
         if not isinstance(token_id, str) or not token_id:
             shape = "is not JSON" if payload is None else "has no token_info.token_id"
-            outcome = self._revoke_unclaimed(comment, sent_at)
+            outcome = self._revoke_unclaimed(comment, sent_at, deadline)
             raise TokenApiError(
                 f"Databricks token/create on {self._host} answered HTTP {response.status_code} with a body "
                 f"that {shape}, so the new token's id is unknown from the reply; {outcome}"
@@ -532,7 +613,7 @@ class TokenApiClient:
             if info.expiry_time is None or info.expiry_time <= info.creation_time:
                 raise ValueError("token_info.expiry_time says the token never expires")
         except ValueError as problem:
-            outcome = self._revoke_after_failed_create(token_id)
+            outcome = self._revoke_after_failed_create(token_id, comment, deadline)
             raise TokenApiError(
                 f"Databricks token/create on {self._host} answered with an unusable reply ({problem}); "
                 f"{outcome}"
@@ -543,7 +624,7 @@ class TokenApiClient:
 
     def list_tokens(self) -> list[TokenInfo]:
         """The principal's live tokens."""
-        return self._list()[0]
+        return self._list(self._deadline())[0]
 
     def find_token(self, token_id: str) -> TokenInfo | None:
         """The token if it is still live (not revoked, expired or deleted), else None."""
@@ -551,7 +632,18 @@ class TokenApiClient:
 
     def delete_token(self, token_id: str) -> bool:
         """Revoke a token; False if it was already gone (which is not an error)."""
-        response = self._send("POST", DELETE_PATH, "token/delete", {"token_id": token_id})
+        return self._delete(token_id, self._deadline())
+
+    # -- plumbing -------------------------------------------------------------------------------
+    def _deadline(self) -> float:
+        """When an operation starting now must be done: every call it makes shares this deadline."""
+        return time.monotonic() + self._policy.time_budget
+
+    def _out_of_time(self) -> str:
+        return f"{_OUT_OF_TIME} (time_budget {self._policy.time_budget:g}s)"
+
+    def _delete(self, token_id: str, deadline: float) -> bool:
+        response = self._send("POST", DELETE_PATH, "token/delete", {"token_id": token_id}, deadline=deadline)
         if response.ok:
             return True
         error_code, _ = self._error_fields(response)
@@ -563,12 +655,11 @@ class TokenApiClient:
             return False
         raise self._failure("token/delete", response) from None
 
-    # -- plumbing -------------------------------------------------------------------------------
-    def _headers(self) -> dict[str, str]:
-        headers = {"Authorization": f"Bearer {self._tokens.token(DATABRICKS_SCOPE)}"}
+    def _headers(self, deadline: float) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {self._tokens.token(DATABRICKS_SCOPE, deadline)}"}
         if self._workspace_resource_id:
             headers[RESOURCE_ID_HEADER] = self._workspace_resource_id
-            headers[MANAGEMENT_TOKEN_HEADER] = self._tokens.token(self._management_scope)
+            headers[MANAGEMENT_TOKEN_HEADER] = self._tokens.token(self._management_scope, deadline)
         return headers
 
     def _send(
@@ -578,9 +669,14 @@ class TokenApiClient:
         operation: str,
         body: dict[str, Any] | None = None,
         *,
+        deadline: float,
         ambiguous_read: bool = False,
     ) -> requests.Response:
-        headers = self._headers()
+        headers = self._headers(deadline)
+        if _time_left(deadline) <= 0:
+            raise TokenApiError(
+                f"Databricks {operation} on {self._host} was not attempted: {self._out_of_time()}"
+            )
         policy = self._policy
         try:
             response = self._session.request(
@@ -588,11 +684,11 @@ class TokenApiClient:
                 f"{self._base}{path}",
                 json=body,
                 headers=headers,
-                timeout=(policy.connect_timeout, policy.read_timeout),
+                timeout=_DeadlineTimeout(policy.connect_timeout, policy.read_timeout, deadline),
                 allow_redirects=False,
             )
         except requests.RequestException as error:
-            reason, sent = self._transport_reason(error)
+            reason, sent = self._transport_reason(error, deadline)
             message = f"Databricks {operation} on {self._host} failed: {reason}"
             if ambiguous_read and sent:
                 raise _AmbiguousCreate(message) from None
@@ -615,7 +711,7 @@ class TokenApiClient:
         )
         return response
 
-    def _transport_reason(self, error: requests.RequestException) -> tuple[str, bool]:
+    def _transport_reason(self, error: requests.RequestException, deadline: float) -> tuple[str, bool]:
         """What went wrong, in words, and whether the request may have reached the server."""
         cause: BaseException | None = error
         for argument in error.args:
@@ -626,7 +722,11 @@ class TokenApiClient:
                 cause = argument
                 break
         policy = self._policy
+        # A timeout that ended at the deadline was cut short by it, not by the timeout setting.
+        cut_short = _time_left(deadline) < _MIN_TIMEOUT
         if isinstance(error, requests.exceptions.ReadTimeout) or isinstance(cause, ReadTimeoutError):
+            if cut_short:
+                return f"no reply before {self._out_of_time()}", True
             return f"no reply within the {policy.read_timeout:g}s read timeout", True
         if isinstance(error, requests.exceptions.SSLError):
             return f"TLS error: {_one_line(self._tokens.redact(str(cause or error)), 300)}", False
@@ -634,6 +734,8 @@ class TokenApiClient:
             detail = _one_line(str(cause).rpartition(": ")[2], 200)
             return f"could not connect ({detail}; retries exhausted)", False
         if isinstance(cause, ConnectTimeoutError) or isinstance(error, requests.exceptions.ConnectTimeout):
+            if cut_short:
+                return f"could not connect before {self._out_of_time()}", False
             return f"could not connect within the {policy.connect_timeout:g}s connect timeout", False
         if isinstance(cause, ProtocolError) or isinstance(error, requests.exceptions.ChunkedEncodingError):
             return "the connection broke before the reply was complete", True
@@ -669,8 +771,8 @@ class TokenApiClient:
             )
         return TokenApiError(text, status=response.status_code, error_code=error_code)
 
-    def _list(self) -> tuple[list[TokenInfo], requests.Response]:
-        response = self._send("GET", LIST_PATH, "token/list")
+    def _list(self, deadline: float) -> tuple[list[TokenInfo], requests.Response]:
+        response = self._send("GET", LIST_PATH, "token/list", deadline=deadline)
         if not response.ok:
             raise self._failure("token/list", response) from None
         payload = _json_body(response)
@@ -685,18 +787,21 @@ class TokenApiClient:
                 continue  # one odd entry must not hide the others
         return infos, response
 
-    def _revoke_after_failed_create(self, token_id: str) -> str:
+    def _revoke_after_failed_create(self, token_id: str, comment: str, deadline: float) -> str:
         try:
-            self.delete_token(token_id)
+            self._delete(token_id, deadline)
         except PatError as error:
-            return f"the new token {token_id} could NOT be revoked ({error}); revoke it by hand"
+            return (
+                f"the new token {token_id} (comment {comment!r}) could NOT be revoked ({error}); "
+                "revoke it by hand in the workspace's token list"
+            )
         return f"the new token {token_id} has been revoked"
 
-    def _revoke_unclaimed(self, comment: str, sent_at: float) -> str:
+    def _revoke_unclaimed(self, comment: str, sent_at: float, deadline: float) -> str:
         """After an ambiguous create: find the token that call minted (by comment and server-side creation
         time, measured against the list reply's Date header) and revoke it; say what happened."""
         try:
-            infos, response = self._list()
+            infos, response = self._list(deadline)
             server_now = parsedate_to_datetime(response.headers["Date"])
         except (PatError, KeyError, TypeError, ValueError) as error:
             return (
@@ -715,4 +820,4 @@ class TokenApiClient:
                 f"{len(candidates)} tokens with comment {comment!r} were created meanwhile, so none was "
                 "revoked automatically; revoke the one this call created in the workspace's token list"
             )
-        return self._revoke_after_failed_create(candidates[0].token_id)
+        return self._revoke_after_failed_create(candidates[0].token_id, comment, deadline)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import logging
 import re
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -252,6 +253,35 @@ def test_create_with_malformed_reply_leaves_no_live_token(cloud: FakeCloud, prov
         provider.create(inputs)
     assert len(cloud.databricks.tokens) == 1
     assert cloud.databricks.live_tokens() == []
+
+
+@pytest.mark.parametrize("operation", ["create", "read", "delete"])
+def test_a_stalled_workspace_fails_each_operation_within_its_time_budget(
+    cloud: FakeCloud, provider, operation: str
+):
+    inputs = checked(provider, cloud.inputs(workspace_resource_id=cloud.workspace_resource_id))
+    created = provider.create(inputs)
+    # Production-like timeouts, a 1 s budget: only the budget can end a reply that never comes.
+    stalled = DatabricksPatProvider({**FAST_POLICY, "read_timeout": 20.0, "time_budget": 1.0})
+    for endpoint in {"create": ("create", "list"), "read": ("list",), "delete": ("delete",)}[operation]:
+        cloud.databricks.inject(endpoint, *[Fault(delay=60.0)] * 3)
+    call = {
+        "create": lambda: stalled.create(inputs),
+        "read": lambda: stalled.read(created.id, created.outs),
+        "delete": lambda: stalled.delete(created.id, created.outs),
+    }[operation]
+
+    started = time.monotonic()
+    with pytest.raises(TokenApiError) as raised:
+        call()
+    elapsed = time.monotonic() - started
+
+    assert elapsed < 1.0 + 1.0, f"{operation} took {elapsed:.1f}s"
+    text = str(raised.value)
+    assert f"token/{'list' if operation == 'read' else operation}" in text
+    assert "time budget ran out" in text
+    if operation == "create":
+        assert f"a token with comment {inputs['comment']!r} may have been created" in text
 
 
 def test_provider_errors_do_not_chain_exceptions_that_could_hold_a_token(cloud: FakeCloud, provider):

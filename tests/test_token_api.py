@@ -37,6 +37,20 @@ FAST = HttpPolicy(
     time_budget=10.0,
 )
 NINETY_DAYS = 90 * 86400
+# A workspace (or Entra ID) that accepts connections and then never answers: far longer than any test waits.
+STALL = 60.0
+# Timeouts as long as production's relative to a small operation budget, so only the budget can end a stall.
+STALLED = HttpPolicy(
+    connect_timeout=5.0,
+    read_timeout=20.0,
+    backoff_factor=0.01,
+    backoff_max=0.05,
+    time_budget=2.0,
+    cleanup_reserve=0.7,
+)
+# Slack for thread scheduling and TLS on a busy machine; a regression (a fresh budget per call, an uncapped
+# read timeout) would overshoot by whole read timeouts, i.e. by 20 s.
+BUDGET_MARGIN = 1.0
 CREDENTIAL_VARIABLES = (
     "AZURE_CLIENT_SECRET",
     "AZURE_CLIENT_CERTIFICATE_PATH",
@@ -66,15 +80,15 @@ def cloud(tls: TlsMaterial, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         yield fake_cloud
 
 
-def tokens_for(cloud: FakeCloud, **environ: str) -> EntraTokens:
+def tokens_for(cloud: FakeCloud, *, policy: HttpPolicy = FAST, **environ: str) -> EntraTokens:
     return entra_tokens(
         "environment",
         tenant_id=cloud.tenant_id,
         client_id=cloud.client_id,
         authority_host=cloud.entra.authority,
         environ=environ or {"AZURE_CLIENT_SECRET": cloud.client_secret},
-        connect_timeout=FAST.connect_timeout,
-        read_timeout=FAST.read_timeout,
+        connect_timeout=policy.connect_timeout,
+        read_timeout=policy.read_timeout,
     )
 
 
@@ -292,6 +306,59 @@ def test_unreachable_workspace_fails_clearly(cloud: FakeCloud):
     with TokenApiClient(f"https://127.0.0.1:{closed_port}", tokens, policy=FAST) as client:
         with pytest.raises(TokenApiError, match="could not connect"):
             client.list_tokens()
+
+
+# -- one time budget per operation ------------------------------------------------------------------
+
+
+def test_stalled_create_and_stalled_clean_up_fail_within_the_operation_budget_naming_the_comment(
+    cloud: FakeCloud,
+):
+    # token/create mints the token and never answers; the token/list of the clean-up never answers either.
+    cloud.databricks.inject("create", Fault(delay=STALL))
+    cloud.databricks.inject("list", *[Fault(delay=STALL)] * 5)
+    with client_for(cloud, policy=STALLED) as client, pytest.raises(TokenApiError) as raised:
+        started = time.monotonic()
+        client.create_token(lifetime_seconds=3600, comment="pulumi p/s/stalled")
+    elapsed = time.monotonic() - started
+
+    assert elapsed < STALLED.time_budget + BUDGET_MARGIN, f"took {elapsed:.1f}s"
+    text = str(raised.value)
+    assert text.startswith("Databricks token/create on ")
+    assert "no reply before the operation's time budget ran out (time_budget 2s)" in text
+    assert "a token with comment 'pulumi p/s/stalled' may have been created" in text
+    assert "revoke it in the workspace's token list" in text
+    assert cloud.databricks.count("create") == 1 and cloud.databricks.count("list") >= 1, "clean-up was tried"
+    assert cloud.databricks.count("delete") == 0
+    assert len(live_ids(cloud)) == 1, "the token the message warns about does exist"
+
+
+def test_create_stalled_to_its_deadline_still_revokes_its_token_in_the_reserved_time(cloud: FakeCloud):
+    cloud.databricks.inject("create", Fault(delay=STALL))
+    with client_for(cloud, policy=STALLED) as client, pytest.raises(TokenApiError) as raised:
+        started = time.monotonic()
+        client.create_token(lifetime_seconds=3600, comment="stalled create")
+    elapsed = time.monotonic() - started
+
+    assert elapsed < STALLED.time_budget + BUDGET_MARGIN, f"took {elapsed:.1f}s"
+    assert "time budget ran out" in str(raised.value) and "has been revoked" in str(raised.value)
+    assert live_ids(cloud) == set()
+
+
+def test_stalled_entra_id_fails_within_the_operation_budget_and_databricks_is_not_called(cloud: FakeCloud):
+    cloud.entra.token_delay = STALL
+    policy = HttpPolicy(connect_timeout=5.0, read_timeout=20.0, backoff_factor=0.01, time_budget=1.0)
+    tokens = tokens_for(cloud, policy=policy)  # Entra ID's own read timeout (20 s) cannot end the stall
+    with client_for(cloud, policy=policy, tokens=tokens) as client, pytest.raises(CredentialError) as raised:
+        started = time.monotonic()
+        client.list_tokens()
+    elapsed = time.monotonic() - started
+
+    assert elapsed < policy.time_budget + BUDGET_MARGIN, f"took {elapsed:.1f}s"
+    text = str(raised.value)
+    assert "could not get an Entra ID token" in text and "time budget ran out" in text
+    assert cloud.client_secret not in text
+    assert cloud.databricks.count() == 0
 
 
 # -- no orphaned tokens -----------------------------------------------------------------------------

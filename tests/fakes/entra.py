@@ -63,6 +63,8 @@ class FakeEntra:
         self.requests: list[EntraRequest] = []
         self.managed_identity_header = secrets.token_hex(16)
         """The value of IDENTITY_HEADER a managed-identity client must send."""
+        self.token_delay = 0.0
+        """Seconds the token endpoints wait before answering (a stalled Entra ID); discovery is not delayed."""
         self._server = LoopbackHttpsServer(self._handle, tls)
 
     # -- set-up ---------------------------------------------------------------------------------
@@ -149,11 +151,15 @@ class FakeEntra:
                 },
             )
         if request.method == "POST" and request.path == f"{tenant_prefix}/oauth2/v2.0/token":
-            return self._client_credentials(request)
+            return self._delayed(self._client_credentials(request))
         if request.method == "GET" and request.path == "/msi/token":
-            return self._managed_identity(request)
+            return self._delayed(self._managed_identity(request))
         self._record(EntraRequest("unknown", request.path, status=404))
         return Reply.json(404, {"error": "not_found", "error_description": f"no route {request.path}"})
+
+    def _delayed(self, reply: Reply) -> Reply:
+        reply.delay = self.token_delay
+        return reply
 
     def _client_credentials(self, request: Request) -> Reply:
         form = request.form()

@@ -66,9 +66,11 @@ def _tags(value: dict[str, str]) -> dict[str, str]:
     return value
 
 
+# Pulumi.yaml cannot default a key to null (it would be required): "" or {} there means "not set".
+UNSET_AS_NONE = BeforeValidator(lambda value: None if value in ("", {}) else value)
+
 Guid = Annotated[str, AfterValidator(_uuid)]
-# Pulumi.yaml cannot default a string to null; "" there means "not set".
-OptionalGuid = Annotated[Guid | None, BeforeValidator(lambda value: value or None)]
+OptionalGuid = Annotated[Guid | None, UNSET_AS_NONE]
 
 
 class _Model(BaseModel):
@@ -173,7 +175,7 @@ class StageConfig(_Model):
     deployer_tenant_id: OptionalGuid = None
     deployer_client_id: OptionalGuid = None
     deployer_credential: Literal["environment", "managed_identity", "azure_cli"] = "environment"
-    azure_authority_host: Annotated[str | None, BeforeValidator(lambda value: value or None)] = Field(
+    azure_authority_host: Annotated[str | None, UNSET_AS_NONE] = Field(
         None, pattern=r"^https://[^/]+/?$"
     )
     pat_lifetime_days: int = Field(90, ge=1, le=730)
@@ -181,10 +183,10 @@ class StageConfig(_Model):
     pat_secret_name: str = Field("databricks-pat", pattern=r"^[0-9A-Za-z-]{1,127}$")
     workspace_principals: list[WorkspacePrincipal] = Field(default_factory=list)
     instance_pools: list[InstancePool] = Field(default_factory=_default_pools)
-    jobs_default_pool: Annotated[str | None, BeforeValidator(lambda value: value or None)] = "general"
+    jobs_default_pool: Annotated[str | None, UNSET_AS_NONE] = "general"
     job_variables: dict[str, Any] = Field(default_factory=lambda: {"spark_version": "15.4.x-scala2.12"})
     job_schedule_pause_status: Literal["PAUSED", "UNPAUSED"] = "UNPAUSED"
-    data_factory_git_repo: GitRepo | None = None
+    data_factory_git_repo: Annotated[GitRepo | None, UNSET_AS_NONE] = None
 
     @model_validator(mode="after")
     def _consistent(self) -> StageConfig:
@@ -285,9 +287,6 @@ def parse_stage_config(
             except json.JSONDecodeError:
                 problems.append(f"{source}: {full_key}: must be a YAML mapping or list, got {text!r}")
                 continue
-            # An empty mapping is how Pulumi.yaml spells "not configured" for optional objects.
-            if value == {} and keys[key] == "data_factory_git_repo":
-                value = None
             values[key] = value
         else:
             values[key] = text

@@ -36,21 +36,19 @@ def _key(resource: dict[str, Any]) -> str:
     return f"{resource['parent']}|{resource['type']}|{resource['name']}"
 
 
-def _urn(plan: dict[str, Any], resource: dict[str, Any]) -> str:
-    """The resource's URN, built as the engine builds it from its parent's type chain."""
-    parent = resource["parent"]
-    parent_type = parent.split("::")[2] if parent.count("::") >= 3 else ""
-    qualified = resource["type"] if parent_type in ("", "pulumi:pulumi:Stack") else (
-        f"{parent_type}${resource['type']}"
-    )
-    return f"urn:pulumi:{plan['stack']}::{plan['project']}::{qualified}::{resource['name']}"
+def engine_urn(*, stack: str, project: str, parent: str, type_: str, name: str) -> str:
+    """A resource's URN as the engine builds it: its parent's full type chain, without the root stack."""
+    parent_type = parent.split("::")[2] if parent.count("::") >= 3 else "pulumi:pulumi:Stack"
+    qualified = type_ if parent_type == "pulumi:pulumi:Stack" else f"{parent_type}${type_}"
+    return f"urn:pulumi:{stack}::{project}::{qualified}::{name}"
 
 
 def to_text(plan: dict[str, Any]) -> str:
     children: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     urns = set()
     for resource in plan["resources"]:
-        urn = _urn(plan, resource)
+        urn = engine_urn(stack=plan["stack"], project=plan["project"], parent=resource["parent"],
+                         type_=resource["type"], name=resource["name"])
         urns.add(urn)
         children.setdefault(resource["parent"], []).append((urn, resource))
     lines = [f"Offline plan of {plan['project']} stack {plan['stack']}: {len(plan['resources'])} resources", ""]

@@ -15,6 +15,7 @@ from typing import Any
 
 from google.protobuf import json_format
 
+from offline_plan.render import engine_urn
 from offline_plan.stack_config import load_stack_config
 from offline_plan.standins import PlanMocks
 
@@ -100,12 +101,10 @@ def _recording_monitor(mocks: PlanMocks, recording: Recording):
             return super().Invoke(request)
 
         def make_urn(self, parent: str, type_: str, name: str) -> str:
-            # As the engine builds URNs: the parent's full type chain, without the root stack.
+            # Pulumi's mock puts the root stack into the type chain; the engine does not.
             from pulumi.runtime.settings import get_project, get_stack
 
-            parent_type = parent.split("::")[2] if parent else "pulumi:pulumi:Stack"
-            qualified = type_ if parent_type == "pulumi:pulumi:Stack" else f"{parent_type}${type_}"
-            return f"urn:pulumi:{get_stack()}::{get_project()}::{qualified}::{name}"
+            return engine_urn(stack=get_stack(), project=get_project(), parent=parent, type_=type_, name=name)
 
         def RegisterResource(self, request):
             track_loop()

@@ -28,7 +28,10 @@ def plan_json(stack: str, *extra: str, program_dir: Path | None = None) -> dict:
     return json.loads(result.stdout)
 
 
-def copy_program(destination: Path, *, stacks: tuple[str, ...] = ("dev", "test")) -> Path:
+STAGES = ("dev", "test", "prod")
+
+
+def copy_program(destination: Path, *, stacks: tuple[str, ...] = STAGES) -> Path:
     """A copy of the program and its stack files that a test may edit."""
     destination.mkdir(parents=True, exist_ok=True)
     for part in PROGRAM_PARTS:
@@ -44,8 +47,8 @@ def copy_program(destination: Path, *, stacks: tuple[str, ...] = ("dev", "test")
 
 @pytest.fixture(scope="session")
 def deployed_plans() -> dict[str, dict]:
-    """dev and test planned with stand-ins for cloud-computed outputs, as after `pulumi up`."""
-    return {stack: plan_json(stack, "--fill-computed") for stack in ("dev", "test")}
+    """Every shipped stage planned with stand-ins for cloud-computed outputs, as after `pulumi up`."""
+    return {stack: plan_json(stack, "--fill-computed") for stack in STAGES}
 
 
 def resources_of(plan: dict, type_token: str) -> list[dict]:

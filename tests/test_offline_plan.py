@@ -73,9 +73,9 @@ def test_secure_config_values_are_masked(tmp_path):
 
 
 def test_unknown_stack_names_the_missing_file_and_the_stacks_there():
-    result = run_plan("--stack", "prod")
+    result = run_plan("--stack", "qa")
     assert result.returncode == 1
-    assert result.stderr.strip() == "Pulumi.prod.yaml: no such stack file; stacks here: dev, test"
+    assert result.stderr.strip() == "Pulumi.qa.yaml: no such stack file; stacks here: dev, prod, test"
 
 
 def _git(repo: Path, *args: str) -> None:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import one, resources_of, run_plan
+from tests.conftest import STAGES, one, resources_of, run_plan
 
-STAGES = ("dev", "test")
 TAGGABLE = (
     "azure-native:resources:ResourceGroup",
     "azure-native:databricks:Workspace",
@@ -25,11 +24,12 @@ def test_key_vault_uses_rbac_not_access_policies(deployed_plans, stage):
     assert properties["enableSoftDelete"] is True
 
 
-def test_purge_protection_is_on_in_test_and_off_in_dev(deployed_plans):
+def test_purge_protection_is_on_in_test_and_prod_and_off_in_dev(deployed_plans):
     dev = one(deployed_plans["dev"], "azure-native:keyvault:Vault")["inputs"]["properties"]
-    test = one(deployed_plans["test"], "azure-native:keyvault:Vault")["inputs"]["properties"]
-    assert test.get("enablePurgeProtection") is True
-    assert test["softDeleteRetentionInDays"] == 90
+    for stage in ("test", "prod"):
+        vault = one(deployed_plans[stage], "azure-native:keyvault:Vault")["inputs"]["properties"]
+        assert vault.get("enablePurgeProtection") is True, f"Pulumi.{stage}.yaml: purge protection is off"
+        assert vault["softDeleteRetentionInDays"] == 90
     # The API refuses an explicit false; dev must leave it unset rather than send false.
     assert "enablePurgeProtection" not in dev
     assert dev["softDeleteRetentionInDays"] == 7
@@ -73,10 +73,11 @@ def test_deploying_principal_is_secrets_officer_on_the_vault(deployed_plans, sta
 
 def test_only_dev_factory_is_linked_to_git(deployed_plans):
     dev = one(deployed_plans["dev"], "azure-native:datafactory:Factory")["inputs"]
-    test = one(deployed_plans["test"], "azure-native:datafactory:Factory")["inputs"]
     assert dev["repoConfiguration"]["type"] == "FactoryVSTSConfiguration"
     assert dev["repoConfiguration"]["collaborationBranch"] == "main"
-    assert "repoConfiguration" not in test
+    for stage in ("test", "prod"):
+        factory = one(deployed_plans[stage], "azure-native:datafactory:Factory")["inputs"]
+        assert "repoConfiguration" not in factory, f"Pulumi.{stage}.yaml: only dev may be git-linked"
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -106,9 +107,14 @@ def _physical_names(plan: dict) -> set[str]:
 
 
 def test_stages_never_share_a_physical_name(deployed_plans):
-    dev, test = _physical_names(deployed_plans["dev"]), _physical_names(deployed_plans["test"])
-    assert {"kv-dbp-dev", "adf-dbp-dev", "dbw-dbp-dev", "rg-dbp-dev"} <= dev
-    assert not dev & test, f"names shared by dev and test: {sorted(dev & test)}"
+    import itertools
+
+    names = {stage: _physical_names(deployed_plans[stage]) for stage in STAGES}
+    for stage in STAGES:
+        assert {f"kv-dbp-{stage}", f"adf-dbp-{stage}", f"dbw-dbp-{stage}", f"rg-dbp-{stage}"} <= names[stage]
+    for first, second in itertools.combinations(STAGES, 2):
+        shared = names[first] & names[second]
+        assert not shared, f"names shared by {first} and {second}: {sorted(shared)}"
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -172,16 +178,15 @@ def test_the_minted_token_value_appears_in_no_plan_output(args):
 def test_role_assignment_names_are_distinct_guids_in_every_stage(deployed_plans):
     import uuid
 
+    by_stage = {}
     for stage in STAGES:
         names = {r["inputs"]["principalId"]: r["inputs"]["roleAssignmentName"]
                  for r in resources_of(deployed_plans[stage], "azure-native:authorization:RoleAssignment")}
         assert len(set(names.values())) == len(names) == 2
         assert all(uuid.UUID(name) for name in names.values())
-    dev_names = {r["inputs"]["roleAssignmentName"] for r in
-                 resources_of(deployed_plans["dev"], "azure-native:authorization:RoleAssignment")}
-    test_names = {r["inputs"]["roleAssignmentName"] for r in
-                  resources_of(deployed_plans["test"], "azure-native:authorization:RoleAssignment")}
-    assert not dev_names & test_names
+        by_stage[stage] = set(names.values())
+    assert not by_stage["dev"] & by_stage["test"] and not by_stage["test"] & by_stage["prod"]
+    assert not by_stage["dev"] & by_stage["prod"]
 
 
 @pytest.mark.parametrize(

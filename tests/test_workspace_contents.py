@@ -96,11 +96,11 @@ def _schedule_status(plan: dict) -> str:
     return report["inputs"]["schedule"]["pauseStatus"]
 
 
-def test_schedules_are_paused_outside_prod_and_run_in_prod(staged, tmp_path):
+def test_schedules_are_paused_outside_prod_and_run_in_prod(staged, deployed_plans):
     assert _schedule_status(staged) == "PAUSED"
-    program = copy_program(tmp_path / "program")
-    (program / "Pulumi.prod.yaml").write_text("config: {}\n")  # prod: the project defaults
-    assert _schedule_status(plan_json("prod", program_dir=program)) == "UNPAUSED"
+    assert _schedule_status(deployed_plans["dev"]) == "PAUSED"
+    assert _schedule_status(deployed_plans["test"]) == "PAUSED"
+    assert _schedule_status(deployed_plans["prod"]) == "UNPAUSED", "Pulumi.prod.yaml must run job schedules"
 
 
 def test_workspace_contents_use_the_workspace_provider_with_no_secret_in_config(staged):

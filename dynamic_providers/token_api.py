@@ -22,7 +22,6 @@ the token that call created and revokes it, in a slice of the budget kept for th
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -46,18 +45,19 @@ from urllib3.exceptions import (
 from urllib3.util.retry import Retry
 from urllib3.util.timeout import Timeout
 
+from clients.identity import (  # noqa: F401 - re-exported: the PAT provider and its tests use them from here
+    CREDENTIAL_KINDS,
+    DATABRICKS_SCOPE,
+    MANAGEMENT_SCOPES,
+    PUBLIC_CLOUD_AUTHORITY,
+    deployer_credential,
+    known_authority_hosts,
+    management_scope_for,
+)
+from clients.identity import CredentialError as IdentityError
+
 log = logging.getLogger(__name__)
 
-DATABRICKS_SCOPE = "2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default"
-"""Entra ID scope of the Azure Databricks resource (its application id is fixed across tenants)."""
-PUBLIC_CLOUD_AUTHORITY = "login.microsoftonline.com"
-# The management (ARM) audience whose token admits a workspace Contributor, per cloud.
-MANAGEMENT_SCOPES = {
-    "login.microsoftonline.com": "https://management.core.windows.net/.default",
-    "login.microsoftonline.us": "https://management.core.usgovcloudapi.net/.default",
-    "login.chinacloudapi.cn": "https://management.core.chinacloudapi.cn/.default",
-}
-CREDENTIAL_KINDS = ("environment", "managed_identity", "azure_cli")
 
 RESOURCE_ID_HEADER = "X-Databricks-Azure-Workspace-Resource-Id"
 MANAGEMENT_TOKEN_HEADER = "X-Databricks-Azure-SP-Management-Token"
@@ -240,24 +240,6 @@ class EntraTokens:
             close()
 
 
-def _authority_hostname(authority_host: str) -> str:
-    parts = urlsplit(authority_host if "://" in authority_host else f"https://{authority_host}")
-    return (parts.hostname or "").lower()
-
-
-def known_authority_hosts() -> frozenset[str]:
-    """Azure's well-known Entra ID authority hosts (azure.identity.AzureAuthorityHosts)."""
-    from azure.identity import AzureAuthorityHosts
-
-    return frozenset(value for name, value in vars(AzureAuthorityHosts).items() if name.startswith("AZURE_"))
-
-
-def management_scope_for(authority_host: str | None) -> str:
-    """The ARM scope of the cloud an authority host belongs to (the public cloud when not a known one)."""
-    hostname = _authority_hostname(authority_host or PUBLIC_CLOUD_AUTHORITY)
-    return MANAGEMENT_SCOPES.get(hostname, MANAGEMENT_SCOPES[PUBLIC_CLOUD_AUTHORITY])
-
-
 def entra_tokens(
     credential_kind: str,
     *,
@@ -268,78 +250,32 @@ def entra_tokens(
     connect_timeout: float = 10.0,
     read_timeout: float = 30.0,
 ) -> EntraTokens:
-    """Build the azure-identity credential for a `credential` kind (see CREDENTIAL_KINDS).
-
-    "environment": ClientSecretCredential from AZURE_CLIENT_SECRET, else CertificateCredential from
-    AZURE_CLIENT_CERTIFICATE_PATH (+ AZURE_CLIENT_CERTIFICATE_PASSWORD). "managed_identity": the managed
-    identity with `client_id`. "azure_cli": the Azure CLI login for `tenant_id` (e.g. an Azure DevOps AzureCLI
-    step with workload identity federation). An authority host that is not one of Azure's well-known ones
-    is used as given, with instance discovery off.
-    """
-    environ = os.environ if environ is None else environ
-    authority = authority_host or PUBLIC_CLOUD_AUTHORITY
+    """The deploying identity's credential (see clients.identity.deployer_credential), wrapped so that its
+    HTTP calls stay inside each operation's deadline and every token it issues is redacted."""
     transport = _DeadlineTransport(connection_timeout=connect_timeout, read_timeout=read_timeout)
-    common: dict[str, Any] = {
-        "authority": authority,
-        "disable_instance_discovery": _authority_hostname(authority) not in known_authority_hosts(),
-        "transport": transport,
-        # azure-core's retry policy: a few retries, all inside 45 s (and inside the operation's deadline,
-        # which the transport enforces), so Entra ID trouble surfaces quickly.
-        "retry_total": 3,
-        "timeout": 45,
-    }
     try:
-        from azure.identity import (
-            AzureCliCredential,
-            CertificateCredential,
-            ClientSecretCredential,
-            ManagedIdentityCredential,
+        built = deployer_credential(
+            credential_kind,
+            tenant_id=tenant_id,
+            client_id=client_id,
+            authority_host=authority_host,
+            environ=environ,
+            process_timeout=int(read_timeout),
+            transport=transport,
+            # azure-core's retry policy: a few retries, all inside 45 s (and inside the operation's
+            # deadline, which the transport enforces), so Entra ID trouble surfaces quickly.
+            retry_total=3,
+            timeout=45,
         )
-
-        if credential_kind == "environment":
-            secret = environ.get("AZURE_CLIENT_SECRET")
-            certificate_path = environ.get("AZURE_CLIENT_CERTIFICATE_PATH")
-            if secret:
-                credential = ClientSecretCredential(tenant_id, client_id, secret, **common)
-                return EntraTokens(
-                    credential,
-                    description="client secret from AZURE_CLIENT_SECRET",
-                    secrets=[secret],
-                    transport=transport,
-                )
-            if certificate_path:
-                password = environ.get("AZURE_CLIENT_CERTIFICATE_PASSWORD") or None
-                credential = CertificateCredential(
-                    tenant_id, client_id, certificate_path=certificate_path, password=password, **common
-                )
-                return EntraTokens(
-                    credential,
-                    description="certificate from AZURE_CLIENT_CERTIFICATE_PATH",
-                    secrets=[password],
-                    transport=transport,
-                )
-            raise CredentialError(
-                "credential 'environment' needs AZURE_CLIENT_SECRET, or AZURE_CLIENT_CERTIFICATE_PATH (with "
-                "AZURE_CLIENT_CERTIFICATE_PASSWORD if its key is encrypted), in the environment of the "
-                "process that runs Pulumi"
-            )
-        if credential_kind == "managed_identity":
-            credential = ManagedIdentityCredential(client_id=client_id, transport=transport)
-            return EntraTokens(credential, description=f"managed identity {client_id}", transport=transport)
-        if credential_kind == "azure_cli":
-            # A subprocess, not HTTP: it starts only before the deadline and is bounded by read_timeout.
-            credential = AzureCliCredential(tenant_id=tenant_id, process_timeout=int(read_timeout) or 1)
-            return EntraTokens(credential, description=f"Azure CLI login for tenant {tenant_id}")
-    except CredentialError:
-        raise
-    except Exception as error:  # noqa: BLE001 - e.g. an unreadable certificate; never chain its text
-        redact = _Redactor(
-            [environ.get("AZURE_CLIENT_SECRET"), environ.get("AZURE_CLIENT_CERTIFICATE_PASSWORD")]
-        )
-        raise CredentialError(
-            f"could not set up credential {credential_kind!r}: {_one_line(redact(str(error)))}"
-        ) from None
-    raise CredentialError(f"unknown credential kind {credential_kind!r}; expected one of {CREDENTIAL_KINDS}")
+    except IdentityError as error:
+        raise CredentialError(str(error)) from None
+    # The CLI credential runs a subprocess, not HTTP: it gets no transport to bound.
+    return EntraTokens(
+        built.credential,
+        description=built.description,
+        secrets=built.secrets,
+        transport=None if credential_kind == "azure_cli" else transport,
+    )
 
 
 # -- HTTP policy ------------------------------------------------------------------------------------

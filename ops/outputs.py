@@ -23,19 +23,23 @@ SECRET_MARKER = "[secret]"
 def load_outputs(path: Path) -> dict[str, Any]:
     """The outputs object in ``path``; UsageError if the file is missing, unreadable, not JSON or not an object."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file (write it with `pulumi stack output --json > {path}`)") from None
-    except (OSError, UnicodeDecodeError) as error:
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else type(error).__name__
-        raise UsageError(f"{path}: cannot read the outputs file: {reason}") from None
+    except OSError as error:
+        raise UsageError(f"{path}: cannot read the outputs file: {error.strerror or type(error).__name__}") from None
     try:
-        outputs = json.loads(text)
+        # From bytes, json detects UTF-8/16/32 and a BOM (PowerShell's `>` writes UTF-16).
+        outputs = json.loads(data)
     except json.JSONDecodeError as error:
         raise UsageError(
             f"{path}: not JSON ({error.msg} at line {error.lineno} column {error.colno}); "
             "expected the output of `pulumi stack output --json`"
         ) from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: not JSON text (not UTF-8, UTF-16 or UTF-32)") from None
+    except RecursionError:
+        raise UsageError(f"{path}: JSON nested too deeply to be stack outputs") from None
     if not isinstance(outputs, dict):
         raise UsageError(
             f"{path}: expected a JSON object of stack outputs (`pulumi stack output --json`), "

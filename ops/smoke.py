@@ -16,6 +16,7 @@ import logging
 import os
 import sys
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,9 @@ from ops.watch import GRACE_SECONDS, Reporter, Watch, WatchOptions, one_line
 PROG = "python -m ops smoke"
 DEFAULT_TIMEOUT = 3600.0
 DEFAULT_POLL_INTERVAL = 10.0
+MAX_TIMEOUT = 7 * 24 * 3600.0
+"""A week: longer than Databricks keeps a run queued (48 h)."""
+MAX_POLL_INTERVAL = 3600.0
 CREDENTIAL_VARIABLE = "DEPLOYER_CREDENTIAL"
 """Environment variable choosing the credential kind when --credential is not given."""
 ARM_ENDPOINT_VARIABLE = "AZURE_RESOURCE_MANAGER_ENDPOINT"
@@ -47,13 +51,14 @@ def parser() -> Parser:
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--job", metavar="NAME", help="a job name from the job_ids output")
     what.add_argument("--pipeline", metavar="NAME", help="a pipeline name from the data_factory_pipelines output")
-    p.add_argument("--timeout", type=positive_seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS",
-                   help=f"give up (exit 3) after this long (default {DEFAULT_TIMEOUT:g}); the command ends within "
-                   f"it plus {GRACE_SECONDS:g}s (plus itself if shorter)")
+    p.add_argument("--timeout", type=positive_seconds(MAX_TIMEOUT), default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                   help=f"give up (exit 3) after this long (default {DEFAULT_TIMEOUT:g}); cancelling or fetching "
+                   f"errors adds at most {GRACE_SECONDS:g}s more")
     p.add_argument("--cancel-on-timeout", action="store_true", help="also cancel the run when --timeout passes")
     p.add_argument("--allow-success-with-failures", action="store_true",
                    help="exit 0 on SUCCESS_WITH_FAILURES (some tasks failed, the job's result says success)")
-    p.add_argument("--poll-interval", type=positive_seconds, default=DEFAULT_POLL_INTERVAL, metavar="SECONDS",
+    p.add_argument("--poll-interval", type=positive_seconds(MAX_POLL_INTERVAL), default=DEFAULT_POLL_INTERVAL,
+                   metavar="SECONDS",
                    help=f"seconds between two readings of the run's state (default {DEFAULT_POLL_INTERVAL:g})")
     p.add_argument("--credential", choices=CREDENTIAL_KINDS, default=None,
                    help=f"how the deploying identity authenticates (default ${CREDENTIAL_VARIABLE} or environment)")
@@ -136,6 +141,7 @@ def _quiet_sdk_loggers() -> None:
 def main(argv: list[str], environ: Mapping[str, str] | None = None) -> int:
     environ = os.environ if environ is None else environ
     _quiet_sdk_loggers()
+    reporter = Reporter()
     try:
         args = parser().parse_args(argv)
         outputs = load_outputs(args.outputs)
@@ -145,28 +151,26 @@ def main(argv: list[str], environ: Mapping[str, str] | None = None) -> int:
             target = pipeline_target(args.outputs, outputs, args.pipeline)
         # The stack's own cloud first; AZURE_AUTHORITY_HOST for stacks that do not say.
         authority = target.authority_host or environ.get("AZURE_AUTHORITY_HOST") or None
-        target = type(target)(**{**vars(target), "authority_host": authority})
+        target = replace(target, authority_host=authority)
         credential = credential_from(args, authority, environ)
-    except UsageError as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
-        return USAGE
-    except SystemExit as done:  # --help
-        return done.code if isinstance(done.code, int) else USAGE
-
-    reporter = Reporter(secrets=credential.secrets)
-    options = WatchOptions(
-        timeout=args.timeout,
-        poll_interval=args.poll_interval,
-        allow_success_with_failures=args.allow_success_with_failures,
-        cancel_on_timeout=args.cancel_on_timeout,
-    )
-    try:
+        reporter = Reporter(secrets=credential.secrets)
         if isinstance(target, JobTarget):
             runner = job_runner(target, credential, args.timeout)
         else:
             arm_endpoint = args.arm_endpoint or environ.get(ARM_ENDPOINT_VARIABLE) or None
             runner = pipeline_runner(target, credential, arm_endpoint)
+        options = WatchOptions(
+            timeout=args.timeout,
+            poll_interval=args.poll_interval,
+            allow_success_with_failures=args.allow_success_with_failures,
+            cancel_on_timeout=args.cancel_on_timeout,
+        )
         return Watch(runner, options, reporter).run()
+    except UsageError as error:
+        print(reporter.redact(f"{PROG}: error: {error}"), file=sys.stderr)
+        return USAGE
+    except SystemExit as done:  # --help
+        return done.code if isinstance(done.code, int) else USAGE
     except KeyboardInterrupt:
         reporter.error(["interrupted; a run that was started goes on"])
         return 130

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable
 from typing import NoReturn
 
 SUCCESS = 0
@@ -26,12 +27,18 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see {self.prog} --help)")
 
 
-def positive_seconds(text: str) -> float:
-    """An argparse type: a finite number of seconds greater than zero."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds greater than 0, got {text!r}")
-    return value
+def positive_seconds(maximum: float) -> Callable[[str], float]:
+    """An argparse type: a number of seconds greater than zero and at most ``maximum``."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+        if not math.isfinite(value) or not 0 < value <= maximum:
+            raise argparse.ArgumentTypeError(
+                f"expected a number of seconds greater than 0 and at most {maximum:g}, got {text!r}"
+            )
+        return value
+
+    return parse

@@ -337,6 +337,17 @@ def test_the_azure_cli_credential_kind_is_chosen_by_the_environment(cloud, tmp_p
     assert result.code == 0, result.text
 
 
+def test_a_databricks_pat_in_the_environment_is_never_used(cloud, monkeypatch, capsys):
+    cloud.jobs.add_job(JOB_ID, ended("SUCCESS"))
+    pat = f"dapi{secrets.token_hex(16)}"
+    result = smoke_in_process(cloud, monkeypatch, capsys, "--job", "smoke", *FAST,
+                              env=cloud.environ(DATABRICKS_TOKEN=pat))
+    # The fake workspace accepts only Entra ID tokens: a PAT in any call would have been refused (401).
+    assert result.code == 0, result.text
+    assert all(call.status == 200 for call in cloud.jobs.requests if call.endpoint)
+    assert pat not in result.text
+
+
 def test_an_interrupt_exits_130_without_a_traceback(cloud):
     cloud.jobs.add_job(JOB_ID, running())
     argv = [sys.executable, "-m", "ops", "smoke", "--outputs", str(cloud.outputs_file()), "--job", "smoke",
@@ -362,6 +373,19 @@ def test_a_missing_outputs_file_exits_2_in_one_line(cloud, tmp_path):
     assert result.code == 2
     assert result.stderr.count("\n") == 1 and "no such file" in result.stderr and "nowhere.json" in result.stderr
     assert result.stdout == ""
+    directory = smoke(cloud, "--job", "smoke", outputs=tmp_path)
+    assert directory.code == 2 and "cannot read the outputs file" in directory.stderr
+    binary = tmp_path / "outputs.bin"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    unreadable = smoke(cloud, "--job", "smoke", outputs=binary)
+    assert unreadable.code == 2 and unreadable.stderr.count("\n") == 1 and "not JSON" in unreadable.stderr
+
+
+def test_an_outputs_file_written_by_powershell_in_utf16_is_read(cloud, monkeypatch, capsys):
+    cloud.jobs.add_job(JOB_ID, ended("SUCCESS"))
+    path = cloud.directory / "outputs-utf16.json"
+    path.write_bytes(json.dumps(cloud.outputs()).encode("utf-16"))  # with a BOM, as PowerShell 5 writes
+    assert smoke_in_process(cloud, monkeypatch, capsys, "--job", "smoke", *FAST, outputs=path).code == 0
 
 
 @pytest.mark.parametrize(
@@ -370,6 +394,7 @@ def test_a_missing_outputs_file_exits_2_in_one_line(cloud, tmp_path):
         ("{not json", "not JSON"),
         ("[1, 2]", "expected a JSON object of stack outputs"),
         ('"outputs"', "got a string"),
+        ("[" * 100_000, "nested too deeply"),
     ],
 )
 def test_an_outputs_file_that_is_not_a_json_object_exits_2(cloud, tmp_path, content, expected):
@@ -430,6 +455,7 @@ def test_an_unknown_pipeline_name_lists_the_published_pipelines(cloud):
         (("--job", "smoke", "--pipeline", "smoke"), "not allowed with argument"),
         (("--job", "smoke", "--timeout", "0"), "greater than 0"),
         (("--job", "smoke", "--timeout", "nan"), "greater than 0"),
+        (("--job", "smoke", "--timeout", "1e12"), "at most 604800"),
         (("--job", "smoke", "--poll-interval", "soon"), "expected a number of seconds"),
         (("--job", "smoke", "--credential", "password"), "invalid choice: 'password'"),
         (("--job", "smoke", "--colour"), "unrecognized arguments: --colour"),

@@ -72,14 +72,12 @@ def life_cycle_of(state: RunState | None, status: RunStatus | None) -> str:
 
 
 def message_of(state: RunState | None, status: RunStatus | None) -> str:
+    """The termination message (else the deprecated state_message), tagged with a failing termination type."""
     details = status.termination_details if status else None
-    parts = []
-    if details is not None and (details.message or _name(details.type) not in (None, "SUCCESS")):
-        kind = _name(details.type)
-        parts.append(f"{details.message or ''}{f' [{kind}]' if kind else ''}".strip())
-    elif state is not None and state.state_message:
-        parts.append(state.state_message)
-    return one_line(" ".join(parts), 300)
+    message = (details.message if details else None) or (state.state_message if state else None) or ""
+    kind = _name(details.type) if details else None
+    tag = f"[{kind}]" if kind and kind != "SUCCESS" else ""
+    return one_line(f"{message} {tag}", 300)
 
 
 def queue_reason_of(state: RunState | None, status: RunStatus | None) -> tuple[str | None, str]:

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from azure.mgmt.datafactory import DataFactoryManagementClient
 
 ENDED = {"Succeeded": Outcome.SUCCESS, "Failed": Outcome.FAILURE, "Cancelled": Outcome.FAILURE}
+NOT_VISIBLE_GRACE = timedelta(seconds=60)
+"""A run just created may not be readable yet; until then a 404 for it is worth another try."""
 MAX_ACTIVITY_PAGES = 10
 # ADF Studio's monitoring page of each cloud, by authority host.
 STUDIO_HOSTS = {
@@ -70,7 +72,14 @@ class PipelineRun:
         return self.client.pipelines.create_run(*self._where, self.target.name).run_id
 
     def observe(self, run_id: str) -> Observation:
-        run = self.client.pipeline_runs.get(*self._where, run_id)
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            run = self.client.pipeline_runs.get(*self._where, run_id)
+        except ResourceNotFoundError as error:
+            if self._started_at and datetime.now(UTC) - self._started_at < NOT_VISIBLE_GRACE:
+                raise NotVisibleYet(f"run {run_id} is not visible yet ({_azure_message(error)})") from None
+            raise
         status = run.status or "Unknown"
         if status != "Queued":
             self._activities = self._activity_runs(run_id)
@@ -138,8 +147,14 @@ class PipelineRun:
         return describe_azure_error(error)
 
 
+class NotVisibleYet(Exception):
+    """pipelineruns/get answered 404 for a run created moments ago."""
+
+
 def describe_azure_error(error: BaseException) -> tuple[bool, str]:
     """(worth another try, one line): 408, 429, 5xx, timeouts and dropped connections are transient."""
+    if isinstance(error, NotVisibleYet):
+        return True, one_line(str(error))
     from azure.core.exceptions import (
         ClientAuthenticationError,
         HttpResponseError,

@@ -135,7 +135,9 @@ def _quiet_sdk_loggers() -> None:
     # The SDKs log warnings (a failed host-metadata probe, a failed token request) that, with no logging
     # configured, Python prints to stderr. This command reports every failure itself, once.
     for name in ("databricks", "azure"):
-        logging.getLogger(name).addHandler(logging.NullHandler())
+        logger = logging.getLogger(name)
+        if not any(isinstance(handler, logging.NullHandler) for handler in logger.handlers):
+            logger.addHandler(logging.NullHandler())
 
 
 def main(argv: list[str], environ: Mapping[str, str] | None = None) -> int:

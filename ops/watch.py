@@ -261,7 +261,7 @@ class Watch:
         if self.options.cancel_on_timeout:
             try:
                 call_within(self.grace, self.target.cancel, run_id)
-                lines.append(f"  cancelled run {run_id} (--cancel-on-timeout)")
+                lines.append(f"  cancelled run {run_id} (--cancel-on-timeout; it stops within moments)")
             except CallTimedOut:
                 lines.append(f"  could not cancel run {run_id}: no answer; it may still be running")
             except Exception as error:  # noqa: BLE001 - reported; the exit code stays the timeout's

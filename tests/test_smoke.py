@@ -337,6 +337,18 @@ def test_the_azure_cli_credential_kind_is_chosen_by_the_environment(cloud, tmp_p
     assert result.code == 0, result.text
 
 
+def test_the_managed_identity_credential_kind_runs_a_pipeline(cloud, monkeypatch, capsys):
+    cloud.entra.register_managed_identity(cloud.client_id)
+    cloud.factory.pipelines["smoke"] = [PipelineStep("Succeeded")]
+    env = cloud.environ(AZURE_CLIENT_SECRET=None, AZURE_TENANT_ID=None,
+                        IDENTITY_ENDPOINT=cloud.entra.managed_identity_endpoint,
+                        IDENTITY_HEADER=cloud.entra.managed_identity_header)
+    result = smoke_in_process(cloud, monkeypatch, capsys, "--pipeline", "smoke", "--credential", "managed_identity",
+                              *FAST, env=env)
+    assert result.code == 0, result.text
+    assert {r.kind for r in cloud.entra.token_requests()} == {"managed_identity"}
+
+
 def test_a_databricks_pat_in_the_environment_is_never_used(cloud, monkeypatch, capsys):
     cloud.jobs.add_job(JOB_ID, ended("SUCCESS"))
     pat = f"dapi{secrets.token_hex(16)}"
@@ -541,10 +553,11 @@ def test_pipeline_timeout_with_the_cancel_flag_cancels_the_pipeline_run(cloud):
     assert run.cancelled and f"cancelled run {run.run_id}" in result.stderr
 
 
-def test_pipeline_runs_survive_arm_throttling_and_server_errors(cloud):
+def test_pipeline_runs_survive_arm_throttling_server_errors_and_a_run_not_visible_yet(cloud):
     cloud.factory.pipelines["smoke"] = [PipelineStep("InProgress"), PipelineStep("Succeeded")]
     cloud.arm.inject("createRun", Fault(429, "TooManyRequests", "Throttled", retry_after="1"))
-    cloud.arm.inject("pipelineruns.get", Fault(500, "InternalServerError", "Oops"),
+    cloud.arm.inject("pipelineruns.get", Fault(404, "PipelineRunNotFound", "Not replicated yet"),
+                     Fault(500, "InternalServerError", "Oops"),
                      Fault(503, "ServiceUnavailable", "Busy", retry_after="1"))
     cloud.arm.inject("queryActivityruns", Fault(502, body=b"<html>Bad Gateway</html>"))
     result = smoke(cloud, "--pipeline", "smoke", *FAST)
@@ -673,3 +686,55 @@ def test_the_failing_activity_is_found_on_a_later_page_of_activity_runs(cloud, m
     result = smoke_in_process(cloud, monkeypatch, capsys, "--pipeline", "smoke", *FAST)
     assert result.code == 1 and "activity transform (DatabricksNotebook) Failed" in result.stderr
     assert len(cloud.arm.calls("queryActivityruns")) == 3
+
+
+# -- the mapping itself, over every combination the two shapes can report ----------------------------
+
+LIFE_CYCLES = ["QUEUED", "PENDING", "BLOCKED", "RUNNING", "WAITING_FOR_RETRY", "TERMINATING", "TERMINATED",
+               "SKIPPED", "INTERNAL_ERROR", "SOMETHING_NEW"]
+RESULTS = [None, "SUCCESS", "SUCCESS_WITH_FAILURES", *FAILING_RESULTS, "SOMETHING_NEW"]
+STATUS_STATES = ["QUEUED", "PENDING", "BLOCKED", "RUNNING", "WAITING", "TERMINATING", "TERMINATED"]
+CODES = [None, "SUCCESS", "SUCCESS_WITH_FAILURES", "RUN_EXECUTION_ERROR", "USER_CANCELED", "SKIPPED",
+         "INTERNAL_ERROR", "MAX_CONCURRENT_RUNS_EXCEEDED", "SOMETHING_NEW"]
+
+
+def test_a_run_counts_as_success_only_when_every_shape_that_ended_says_so():
+    from databricks.sdk.service.jobs import Run
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from ops.job_run import observe_run
+    from ops.watch import Outcome
+
+    @settings(max_examples=400, deadline=None)
+    @given(
+        legacy=st.none() | st.tuples(st.sampled_from(LIFE_CYCLES), st.sampled_from(RESULTS)),
+        status=st.none() | st.tuples(st.sampled_from(STATUS_STATES), st.sampled_from(CODES)),
+    )
+    def check(legacy, status):
+        raw: dict[str, Any] = {"run_id": 1}
+        said = []  # what each shape that says the run ended says
+        if legacy:
+            life_cycle, result = legacy
+            raw["state"] = {"life_cycle_state": life_cycle, **({"result_state": result} if result else {})}
+            if life_cycle == "TERMINATED":
+                said.append(result if result in RESULTS[1:-1] else None)
+            elif life_cycle in ("SKIPPED", "INTERNAL_ERROR"):
+                said.append(life_cycle)
+        if status:
+            state, code = status
+            raw["status"] = {"state": state, **({"termination_details": {"code": code}} if code else {})}
+            if state == "TERMINATED":
+                said.append(code if code in CODES[1:-1] else None)
+        observation = observe_run(Run.from_dict(raw))
+        readable = [value for value in said if value]
+        if not said:
+            assert observation.outcome is None, "a run that has not ended must be followed, not concluded"
+        elif readable and set(readable) == {"SUCCESS"}:
+            assert observation.outcome is Outcome.SUCCESS
+        elif readable and set(readable) <= {"SUCCESS", "SUCCESS_WITH_FAILURES"}:
+            assert observation.outcome is Outcome.SUCCESS_WITH_FAILURES
+        else:
+            assert observation.outcome is Outcome.FAILURE, (raw, observation)
+
+    check()

@@ -109,6 +109,9 @@ def job_runner(target: JobTarget, credential: DeployerCredential, timeout: float
             http_timeout_seconds=min(READ_TIMEOUT, timeout),
             # The SDK retries 429/503 and dropped connections for up to this long; our deadline ends it sooner.
             retry_timeout_seconds=int(timeout) + 1,
+            # The SDK also reads DATABRICKS_* variables and ~/.databrickscfg; naming the auth in use keeps a PAT
+            # or OAuth secret found there from being refused as a second authorization method.
+            auth_type="azure-identity",
         )
 
     return JobRun(connect, target)

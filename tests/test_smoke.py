@@ -352,8 +352,10 @@ def test_the_managed_identity_credential_kind_runs_a_pipeline(cloud, monkeypatch
 def test_a_databricks_pat_in_the_environment_is_never_used(cloud, monkeypatch, capsys):
     cloud.jobs.add_job(JOB_ID, ended("SUCCESS"))
     pat = f"dapi{secrets.token_hex(16)}"
-    result = smoke_in_process(cloud, monkeypatch, capsys, "--job", "smoke", *FAST,
-                              env=cloud.environ(DATABRICKS_TOKEN=pat))
+    # Also other Databricks credentials: the SDK would refuse "more than one authorization method" unless told
+    # which one this client uses.
+    env = cloud.environ(DATABRICKS_TOKEN=pat, DATABRICKS_CLIENT_ID="someone", DATABRICKS_CLIENT_SECRET="x" * 20)
+    result = smoke_in_process(cloud, monkeypatch, capsys, "--job", "smoke", *FAST, env=env)
     # The fake workspace accepts only Entra ID tokens: a PAT in any call would have been refused (401).
     assert result.code == 0, result.text
     assert all(call.status == 200 for call in cloud.jobs.requests if call.endpoint)

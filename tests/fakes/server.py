@@ -97,6 +97,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = _serve
     do_POST = _serve
+    # The Key Vault fake writes and deletes secrets.
+    do_PUT = _serve
+    do_DELETE = _serve
 
 
 class LoopbackHttpsServer:

@@ -146,7 +146,8 @@ class VaultSecrets:
     """Create, read and delete secrets of one vault, with the deploying identity's credential.
 
     ``vault_uri`` is the vault's own URI as ARM reports it (``properties.vaultUri``), so sovereign clouds need
-    no suffix table here. ``redact`` lists further values that must never appear in an error (the credential's
+    no suffix table here. ``vault_name`` (default: the URI's first label) is what messages and the commands
+    they give name. ``redact`` lists further values that must never appear in an error (the credential's
     secrets are added).
     """
 
@@ -156,13 +157,14 @@ class VaultSecrets:
         credential: DeployerCredential,
         *,
         policy: VaultPolicy | None = None,
+        vault_name: str | None = None,
         redact: Iterable[str] = (),
         **client_options: Any,
     ):
         from azure.keyvault.secrets import SecretClient
 
         self.vault_uri = vault_uri
-        self.vault_name = vault_name_of(vault_uri)
+        self.vault_name = vault_name or vault_name_of(vault_uri)
         self.policy = policy or VaultPolicy()
         self._credential = credential
         self._redact = [value for value in (*credential.secrets, *redact) if value]
@@ -317,7 +319,10 @@ class VaultSecrets:
     _deadline: float = 0.0
 
     def _left(self) -> float:
-        return self._deadline - time.monotonic()
+        """Seconds a wait inside the operation may take: to the deadline, less a margin so that the operation
+        reports its own outcome before the deadline cuts it off."""
+        margin = min(1.0, self.policy.time_budget / 5)
+        return self._deadline - margin - time.monotonic()
 
     def _attempt(self, call: Callable[[], _T], operation: str, name: str) -> _T:
         """One operation within the time budget, its failures turned into VaultError."""

@@ -161,6 +161,7 @@ class KeyVault(pulumi.ComponentResource):
             f"{self._name}-{role}",
             VaultSecretArgs(
                 vault_uri=self.vault_uri,
+                vault_name=args.vault_name,
                 secret_name=secret_name,
                 value=value,
                 tenant_id=args.deployer_tenant_id,

@@ -46,11 +46,14 @@ REPLACE_ON_CHANGE = ("vault_uri", "secret_name")
 # A new version of the same secret.
 WRITE_ON_CHANGE = ("value", "content_type", "expires", "tags")
 # How the provider authenticates, and the role assignment it relies on: bookkeeping, no call to the vault.
-BOOKKEEPING = ("tenant_id", "client_id", "credential", "azure_authority_host", "officer_assignment_id")
+BOOKKEEPING = (
+    "vault_name", "tenant_id", "client_id", "credential", "azure_authority_host", "officer_assignment_id",
+)
 INPUT_KEYS = REPLACE_ON_CHANGE + WRITE_ON_CHANGE + BOOKKEEPING
 OUTPUT_KEYS = ("version",)
 
 _SECRET_NAME = re.compile(r"[0-9A-Za-z-]{1,127}")
+_VAULT_NAME = re.compile(r"[A-Za-z][0-9A-Za-z-]{1,22}[0-9A-Za-z]")
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*")
 _HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*(:[0-9]{1,5})?")
@@ -139,6 +142,11 @@ def _checked(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[CheckFailure
                               f"{str(inputs['vault_uri'])[:200]!r}")
         else:
             inputs["vault_uri"] = origin
+    if known("vault_name") and not (
+        isinstance(inputs["vault_name"], str) and _VAULT_NAME.fullmatch(inputs["vault_name"])
+    ):
+        fail("vault_name", "vault_name must be 3-24 letters, digits or hyphens, starting with a letter, got "
+                           f"{str(inputs['vault_name'])[:100]!r}")
     if known("secret_name") and not (
         isinstance(inputs["secret_name"], str) and _SECRET_NAME.fullmatch(inputs["secret_name"])
     ):
@@ -222,7 +230,7 @@ def _vault(inputs: Mapping[str, Any], policy: Mapping[str, float]) -> Any:
         read_timeout=limits.read_timeout,
         retry_total=limits.retry_total,
     )
-    return VaultSecrets(inputs["vault_uri"], credential, policy=limits)
+    return VaultSecrets(inputs["vault_uri"], credential, policy=limits, vault_name=inputs.get("vault_name"))
 
 
 def _secret_id(inputs: Mapping[str, Any]) -> str:
@@ -330,6 +338,8 @@ class VaultSecretArgs:
 
     vault_uri: pulumi.Input[str]
     """The vault's URI as ARM reports it (https://kv-x.vault.azure.net/; another suffix in sovereign clouds)."""
+    vault_name: pulumi.Input[str]
+    """The vault's name, for messages and the commands they give."""
     secret_name: pulumi.Input[str]
     """Secret name, 1-127 letters, digits or hyphens."""
     value: pulumi.Input[str]
@@ -369,6 +379,7 @@ class VaultSecret(pulumi.dynamic.Resource, module="databricks-platform", name="V
     ):
         props: dict[str, Any] = {
             "vault_uri": args.vault_uri,
+            "vault_name": args.vault_name,
             "secret_name": args.secret_name,
             "value": args.value,
             "tenant_id": args.tenant_id,

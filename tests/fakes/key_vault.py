@@ -15,10 +15,13 @@ role propagation, a stall and a slow recovery are switches. Error bodies follow 
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
@@ -85,6 +88,8 @@ class FakeKeyVault:
         """GETs of a recovered secret that answer 404 before it is usable (-1: never)."""
         self.delay = 0.0
         """Seconds every reply waits (a stalled vault)."""
+        self.challenge_resource: str | None = None
+        """A resource the challenge names instead of this vault's own (a vault claiming another cloud)."""
         self.secrets: dict[str, FakeSecret] = {}
         self.requests: list[VaultRequest] = []
         self._faults: dict[str, deque[Reply]] = {}
@@ -100,7 +105,7 @@ class FakeKeyVault:
     @property
     def resource(self) -> str:
         """The audience the challenge names (see the module docstring)."""
-        return "https://0.0.1:" + self._server.base_url.rsplit(":", 1)[1]
+        return self.challenge_resource or "https://0.0.1:" + self._server.base_url.rsplit(":", 1)[1]
 
     def grant(self, client_id: str, operations: frozenset[str]) -> None:
         self.permissions[client_id] = operations
@@ -347,3 +352,39 @@ def service_error(status: int, code: str, message: str) -> Reply:
     """A reply to inject, in the service's error shape."""
     return _error(status, code, message)
 
+
+
+@dataclass
+class VaultCloud:
+    """A fake tenant with one service principal (client secret) and one vault."""
+
+    tls: TlsMaterial
+    entra: FakeEntra
+    vault: FakeKeyVault
+    tenant_id: str
+    client_id: str
+    client_secret: str = field(repr=False)
+
+    def environ(self) -> dict[str, str]:
+        """Environment a process needs to reach the fakes with the client-secret credential."""
+        return {
+            "REQUESTS_CA_BUNDLE": str(self.tls.ca_bundle),
+            "AZURE_CLIENT_SECRET": self.client_secret,
+            "NO_PROXY": "127.0.0.1,localhost",
+            "no_proxy": "127.0.0.1,localhost",
+        }
+
+    def secret_values(self) -> list[str]:
+        """Everything that must never be printed, logged or raised: the client secret, tokens, secret values."""
+        return [self.client_secret, *self.entra.issued_values(), *self.vault.secret_values()]
+
+
+@contextmanager
+def running_vault_cloud(tls: TlsMaterial, *, recovery_level: str = "Recoverable") -> Iterator[VaultCloud]:
+    """Start a fake Entra ID and a fake vault where the service principal is Key Vault Secrets Officer."""
+    tenant_id, client_id = str(uuid.uuid4()), str(uuid.uuid4())
+    client_secret = secrets.token_urlsafe(30)
+    with FakeEntra(tls, tenant_id) as entra, FakeKeyVault(tls, entra, recovery_level=recovery_level) as vault:
+        entra.register_secret(client_id, client_secret)
+        vault.grant(client_id, SECRETS_OFFICER)
+        yield VaultCloud(tls, entra, vault, tenant_id, client_id, client_secret)

@@ -277,7 +277,7 @@ class VaultSecrets:
         except ResourceNotFoundError:
             return False
         except HttpResponseError as error:
-            raise self._refusal(error, "checking the deleted secrets for", name, recover_hint=True) from None
+            raise self._refusal(error, "writing", name, recover_hint=True) from None
         try:
             poller = self._client.begin_recover_deleted_secret(name)
         except HttpResponseError as error:

@@ -235,3 +235,16 @@ def test_a_challenge_naming_another_domain_gets_no_token(cloud):
 
     assert "does not match the requested domain" in message
     assert cloud.entra.token_requests() == [], "no token may be requested for a domain the vault is not in"
+
+
+def test_a_managed_identity_deployer_writes_through_the_challenge_too(cloud, monkeypatch):
+    cloud.entra.register_managed_identity(cloud.client_id)
+    monkeypatch.setenv("IDENTITY_ENDPOINT", cloud.entra.managed_identity_endpoint)
+    monkeypatch.setenv("IDENTITY_HEADER", cloud.entra.managed_identity_header)
+    credential = deployer_credential("managed_identity", tenant_id=cloud.tenant_id, client_id=cloud.client_id)
+
+    with VaultSecrets(cloud.vault.url, credential, policy=FAST, vault_name=VAULT) as vault:
+        vault.create("databricks-pat", "dapi-new")
+
+    assert cloud.vault.live("databricks-pat").value == "dapi-new"
+    assert [r.kind for r in cloud.entra.token_requests()] == ["managed_identity"]

@@ -12,9 +12,9 @@ What the SDK cannot do, and this module adds:
 - one deadline per operation, Entra ID calls included: the SDK's read timeout applies to each receive, so a
   vault that answers a byte at a time could hold a call for minutes; each operation runs in a worker thread
   and is abandoned at its deadline;
-- waiting out role propagation: a new Key Vault Secrets Officer assignment takes up to ten minutes to apply,
+- waiting out role propagation: a new Key Vault Secrets Officer assignment takes minutes (up to ten) to apply,
   so on a new stage the first write is refused (ForbiddenByRbac) for a while; writes retry that, and only
-  that, until ``VaultPolicy.rbac_wait`` has passed;
+  that, until ``VaultPolicy.rbac_wait`` (5 minutes) has passed, then say to run `pulumi up` again;
 - messages a user can act on, naming the vault, the secret and what to change (the firewall address, the
   role, the exact ``az keyvault secret recover`` command); they never hold a secret value or a token.
 """
@@ -51,9 +51,9 @@ class VaultPolicy:
     """Retries of throttled (429) and failed (5xx, connection) calls, the SDK's own policy."""
     retry_backoff_max: float = 8.0
     """Longest pause between two retries."""
-    rbac_wait: float = 600.0
-    """Seconds a write keeps retrying ForbiddenByRbac: a new role assignment takes up to 10 minutes to apply."""
-    rbac_retry_interval: float = 15.0
+    rbac_wait: float = 300.0
+    """Seconds a write keeps retrying ForbiddenByRbac: a new role assignment takes minutes (up to 10) to apply."""
+    rbac_retry_interval: float = 10.0
     """Pause between two writes refused while the role propagates."""
 
 
@@ -375,8 +375,9 @@ class VaultSecrets:
                 pause = min(self.policy.rbac_retry_interval, give_up_at - time.monotonic())
                 if pause <= 0:
                     raise VaultError(
-                        f"{denied.args[0]} (still refused after waiting {self.policy.rbac_wait:.0f} s for a new "
-                        "role assignment to take effect)"
+                        f"{denied.args[0]} Still refused after waiting {self.policy.rbac_wait:.0f} s: a role "
+                        "assignment this `pulumi up` created can take up to 10 minutes to apply, so run `pulumi up` "
+                        "again in a few minutes."
                     ) from None
                 time.sleep(pause)
 
@@ -420,9 +421,10 @@ class VaultSecrets:
             return VaultError(self._clean(
                 f"Key Vault {self.vault_name} refused {operation} secret '{name}' at its firewall: {address} is not "
                 "allowed. Secrets are written, recovered and deleted through the vault's data plane, so the machine "
-                "that runs `pulumi up` (or `pulumi destroy`) must pass the firewall: add its address to "
+                "that runs `pulumi up` or `pulumi destroy` must pass the firewall: add its address to "
                 "databricks-platform:keyVaultAllowedIpRanges in the stack file (or set "
-                "keyVaultNetworkDefaultAction: Allow), then run it again."
+                "keyVaultNetworkDefaultAction: Allow) and run `pulumi up`, which applies the firewall before it "
+                "writes secrets (before a `pulumi destroy`, run `pulumi up` once to apply it)."
             ))
         if status == 403:
             kind = _RbacDenied if inner == "ForbiddenByRbac" or not inner else VaultError

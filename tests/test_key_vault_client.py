@@ -148,7 +148,8 @@ def test_a_missing_data_plane_role_names_the_role_and_the_recover_command(cloud)
 
     message = refusal(cloud, lambda vault: vault.create("databricks-pat", "dapi-new"), waiting)
 
-    assert "Key Vault Secrets Officer" in message and "still refused after waiting" in message
+    assert "Key Vault Secrets Officer" in message and "Still refused after waiting" in message
+    assert "run `pulumi up` again in a few minutes" in message
     assert f"az keyvault secret recover --vault-name {VAULT} --name databricks-pat" in message
     assert_no_secret_in(message, cloud, "the refusal")
 

@@ -65,6 +65,10 @@ class _RbacDenied(VaultError):
     """The vault refused the caller by role (ForbiddenByRbac): possibly a role assignment still propagating."""
 
 
+class _Conflict(VaultError):
+    """The vault refused a write with 409: typically the name is soft-deleted or being deleted."""
+
+
 @dataclass(frozen=True)
 class SecretState:
     """What the vault holds for a secret (its latest version)."""
@@ -214,21 +218,6 @@ class VaultSecrets:
             return Written(version=version, recovered=recovered)
 
         return self._while_role_propagates(once, "writing", name)
-
-    def update(
-        self,
-        name: str,
-        value: str,
-        *,
-        content_type: str | None = None,
-        expires_on: datetime | None = None,
-        tags: Mapping[str, str] | None = None,
-    ) -> str:
-        """Write a new version of an existing secret; returns the version."""
-        self._redact.append(value)
-        return self._while_role_propagates(
-            lambda: self._set(name, value, content_type, expires_on, tags), "writing", name
-        )
 
     def read(self, name: str) -> SecretState | None:
         """The secret's latest version, or None when the vault has no live secret of that name."""
@@ -449,7 +438,3 @@ class VaultSecrets:
             f"Key Vault {self.vault_name} failed {operation} secret '{name}' (HTTP {status} {code or ''}: "
             f"{_one_line(message)}); run `pulumi up` again, or check the vault's health in the Azure portal."
         ))
-
-
-class _Conflict(VaultError):
-    """The vault refused a write with 409: typically the name is soft-deleted or being deleted."""

@@ -23,6 +23,10 @@ from dynamic_providers.vault_secret import VaultSecret, VaultSecretArgs
 KEY_VAULT_SECRETS_OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
 KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
 
+# Key Vault allows 15 tags on a secret, the stage may set up to 50: secrets carry the stage's identity tags
+# (core.config.StageConfig.all_tags puts them first), the vault carries them all.
+_SECRET_TAGS = ("project", "stage", "managed-by")
+
 # Namespace for deterministic role assignment names: the same stage always yields the same GUIDs.
 _ASSIGNMENT_NAMESPACE = uuid.UUID("5d6c3f8e-2a61-4f0c-9a7e-1f3b2c4d5e6f")
 
@@ -169,7 +173,7 @@ class KeyVault(pulumi.ComponentResource):
                 credential=args.deployer_credential,
                 content_type=content_type,
                 expires=expires,
-                tags=dict(args.tags),
+                tags={key: args.tags[key] for key in _SECRET_TAGS if key in args.tags},
                 azure_authority_host=args.azure_authority_host,
                 officer_assignment_id=self._deployer_officer.id,
             ),

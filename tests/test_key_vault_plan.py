@@ -220,3 +220,12 @@ def test_a_sovereign_cloud_reaches_the_vault_through_its_own_authority(tmp_path)
     for secret in resources_of(plan, VAULT_SECRET):
         assert secret["inputs"]["azure_authority_host"] == "https://login.microsoftonline.us"
         assert secret["inputs"]["credential"] == "managed_identity"
+
+
+def test_secrets_carry_the_stage_identity_tags_within_key_vaults_limit_of_15(tmp_path):
+    program = program_with(tmp_path, tags={f"cost-centre-{i}": "42" for i in range(20)})
+    plan = plan_json("test", program_dir=program)
+    [vault] = resources_of(plan, "azure-native:keyvault:Vault")
+    assert len(vault["inputs"]["tags"]) == 23, "the vault carries every tag of the stage"
+    for secret in resources_of(plan, VAULT_SECRET):
+        assert secret["inputs"]["tags"] == {"project": PROJECT, "stage": "test", "managed-by": "pulumi"}

@@ -4,7 +4,8 @@ Routes live in a table: `FakeArm.route(method, template, name, handler)` adds on
 ARM path with `{placeholders}` (matched case-insensitively, as ARM matches) and the handler gets the request,
 the placeholders and the factory they name. This module serves pipeline runs — `pipelines/createRun`,
 `pipelineruns/{runId}` (get), `pipelineruns/{runId}/cancel`, `pipelineruns/{runId}/queryActivityruns` — from
-scripted state sequences; trigger endpoints (get/createOrUpdate/start/stop) are added the same way.
+scripted state sequences; Data Factory triggers (get/createOrUpdate/delete/start/stop, with ADF's rules) and
+pipeline definitions are served by `tests.fakes.arm_triggers`, registered the same way (`FakeArm.triggers`).
 
 Authentication is ARM's: a bearer token the fake Entra issued for the management audience, else 401
 InvalidAuthenticationToken. Every request must carry `api-version=2018-06-01`. Faults are queued per route
@@ -137,6 +138,10 @@ class FakeArm:
         self.route("POST", FACTORY + "/pipelineruns/{run}/cancel", "pipelineruns.cancel", self._cancel_run)
         self.route("POST", FACTORY + "/pipelineruns/{run}/queryActivityruns", "queryActivityruns",
                    self._query_activity_runs)
+        # Imported here: arm_triggers builds on this module's ArmError and FACTORY.
+        from tests.fakes.arm_triggers import TriggerRoutes
+
+        self.triggers = TriggerRoutes(self)
 
     # -- set-up ---------------------------------------------------------------------------------
     @property

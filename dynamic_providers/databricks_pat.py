@@ -2,12 +2,14 @@
 
 The token is replaced — the new one created before the old one is revoked — when an input it depends on
 changes or when it enters its rotation window (`rotate_before_days` before expiry). A refresh reads a token
-that was revoked, expired or deleted out of band as gone, so the next `pulumi up` mints a new one.
+that was revoked, expired or deleted out of band as gone, so the next `pulumi up` mints a new one. Read and
+delete go through the workspace admin's token management, so they do not depend on who runs `pulumi up`;
+the outputs record who created the token, for the message when someone who may not touch it tries.
 
 `DatabricksPatProvider` is pickled by reference (dill stores `dynamic_providers.databricks_pat.
 DatabricksPatProvider` and the instance's small `http_policy` dict), so the engine's provider process must be
-able to import this package: it runs from the project directory. The REST/Entra ID client lives in
-`dynamic_providers.token_api` and is imported inside the provider methods, as are requests and azure-identity.
+able to import this package and `clients`: it runs from the project directory. The databricks-sdk client
+(`dynamic_providers.token_api`) is imported inside the provider methods, so a preview loads none of it.
 """
 
 from __future__ import annotations
@@ -45,7 +47,15 @@ REPLACE_ON_CHANGE = (
 # Bookkeeping only: Databricks cannot edit a token, and the rotation window is evaluated at diff time.
 UPDATE_IN_PLACE = ("comment", "rotate_before_days")
 INPUT_KEYS = REPLACE_ON_CHANGE + UPDATE_IN_PLACE
-OUTPUT_KEYS = ("token_id", "token_value", "expiry_time", "creation_time")
+OUTPUT_KEYS = (
+    "token_id",
+    "token_value",
+    "expiry_time",
+    "creation_time",
+    "token_comment",
+    "created_by_username",
+    "created_by_id",
+)
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]*$")
@@ -108,7 +118,7 @@ def _authority_host(value: Any) -> str | None:
 
 def _checked(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[CheckFailure]]:
     """Inputs with defaults applied and normalised, and one failure per unusable property."""
-    from dynamic_providers.token_api import CREDENTIAL_KINDS
+    from clients.identity import CREDENTIAL_KINDS
 
     inputs = {
         key: unwrap_rpc_secret(value)
@@ -275,43 +285,39 @@ def _required(inputs: Mapping[str, Any], key: str) -> Any:
     return inputs[key]
 
 
-def _client(inputs: Mapping[str, Any], http_policy: Mapping[str, float]) -> Any:
-    from dynamic_providers.token_api import (
-        HttpPolicy,
-        PatError,
-        TokenApiClient,
-        entra_tokens,
-        management_scope_for,
-    )
+def _session(inputs: Mapping[str, Any], http_policy: Mapping[str, float], *, as_whoever_runs: bool = False) -> Any:
+    """A token_api.token_session for one operation on the inputs' workspace, as the inputs' identity (or, for
+    read and delete, whoever runs Pulumi now when that identity cannot authenticate here)."""
+    from dynamic_providers.token_api import HttpPolicy, Workspace, token_session
 
-    policy = HttpPolicy(**http_policy)
-    authority_host = inputs.get("azure_authority_host") or DEFAULT_AUTHORITY_HOST
-    workspace_url = _required(inputs, "workspace_url")
-    tokens = entra_tokens(
-        inputs.get("credential") or DEFAULT_CREDENTIAL,
+    workspace = Workspace(
+        url=_required(inputs, "workspace_url"),
         tenant_id=_required(inputs, "tenant_id"),
         client_id=_required(inputs, "client_id"),
-        authority_host=authority_host,
-        connect_timeout=policy.connect_timeout,
-        read_timeout=policy.read_timeout,
+        credential=inputs.get("credential") or DEFAULT_CREDENTIAL,
+        resource_id=inputs.get("workspace_resource_id"),
+        authority_host=inputs.get("azure_authority_host") or DEFAULT_AUTHORITY_HOST,
     )
-    try:
-        return TokenApiClient(
-            workspace_url,
-            tokens,
-            workspace_resource_id=inputs.get("workspace_resource_id"),
-            management_scope=management_scope_for(authority_host),
-            policy=policy,
-        )
-    except ValueError as error:
-        tokens.close()
-        raise PatError(str(error)) from None
+    return token_session(workspace, HttpPolicy.from_mapping(http_policy), as_whoever_runs=as_whoever_runs)
+
+
+def _owner(props: Mapping[str, Any]) -> Any:
+    """Who created the token in state, as create recorded it (older state has no record but the client id)."""
+    from dynamic_providers.token_api import Owner
+
+    def text(key: str) -> str | None:
+        value = unwrap_rpc_secret(props.get(key))
+        return str(value) if isinstance(value, str | int) and not isinstance(value, bool) and value != "" else None
+
+    return Owner(username=text("created_by_username"), user_id=text("created_by_id"), client_id=text("client_id"))
 
 
 def _token_times(info: Any) -> dict[str, str]:
+    """The times Databricks reported, in output form (a time it did not report keeps state's value)."""
     from dynamic_providers.token_api import iso8601
 
-    return {"creation_time": iso8601(info.creation_time), "expiry_time": iso8601(info.expiry_time)}
+    times = {"creation_time": info.creation_time, "expiry_time": info.expiry_time}
+    return {key: iso8601(moment) for key, moment in times.items() if moment is not None}
 
 
 _Method = TypeVar("_Method", bound=Callable[..., Any])
@@ -330,6 +336,7 @@ def _unchained(operation: str) -> Callable[[_Method], _Method]:
             except PatError as error:
                 raise error from None
             except Exception as error:  # noqa: BLE001 - anything else is re-raised without its chain
+                # PatError redacts its text.
                 raise PatError(f"DatabricksPat {operation} failed: {type(error).__name__}: {error}") from None
 
         return wrapper  # type: ignore[return-value]
@@ -338,10 +345,11 @@ def _unchained(operation: str) -> Callable[[_Method], _Method]:
 
 
 class DatabricksPatProvider(pulumi.dynamic.ResourceProvider):
-    """CRUD for `DatabricksPat`; stateless apart from `http_policy` (HttpPolicy fields, for tests).
+    """CRUD for `DatabricksPat`; stateless apart from `http_policy` (token_api.HttpPolicy fields, for tests).
 
-    create, read and delete each make one Token API client operation, which with all its HTTP calls (Entra ID
-    included) ends within `HttpPolicy.time_budget` (110 s by default): a failure surfaces in about two minutes.
+    create, read and delete are each one token_api session, which with all its calls (Entra ID included),
+    retries and pauses ends within `HttpPolicy.time_budget` (110 s by default): a failure surfaces in about
+    two minutes.
     """
 
     def __init__(self, http_policy: Mapping[str, float] | None = None):
@@ -372,8 +380,8 @@ class DatabricksPatProvider(pulumi.dynamic.ResourceProvider):
             from dynamic_providers.token_api import PatError
 
             raise PatError(f"DatabricksPat lifetime_days must be 1..{MAX_LIFETIME_DAYS}")
-        with _client(inputs, self.http_policy) as client:
-            created = client.create_token(
+        with _session(inputs, self.http_policy) as session:
+            created = session.create(
                 lifetime_seconds=lifetime_days * 86400, comment=inputs.get("comment", FALLBACK_COMMENT)
             )
         outs = {
@@ -381,15 +389,20 @@ class DatabricksPatProvider(pulumi.dynamic.ResourceProvider):
             "token_id": created.info.token_id,
             "token_value": _RedactedStr(created.token_value),
             **_token_times(created.info),
+            "token_comment": created.comment,
         }
+        if created.owner.username:
+            outs["created_by_username"] = created.owner.username
+        if created.owner.user_id:
+            outs["created_by_id"] = created.owner.user_id
         return CreateResult(created.info.token_id, outs)
 
     @_unchained("read")
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         inputs = _inputs(props)
-        with _client(inputs, self.http_policy) as client:
-            info = client.find_token(id_)
-        if info is None or (info.expiry_time is not None and info.expiry_time <= datetime.now(UTC)):
+        with _session(inputs, self.http_policy, as_whoever_runs=True) as session:
+            info = session.read(id_, _owner(props))
+        if info is None:
             # A blank id tells the engine the resource is gone; `pulumi up` then creates a new token.
             return ReadResult("", {})
         outs = {key: unwrap_rpc_secret(value) for key, value in props.items() if not key.startswith("__")}
@@ -408,8 +421,8 @@ class DatabricksPatProvider(pulumi.dynamic.ResourceProvider):
 
     @_unchained("delete")
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        with _client(_inputs(props), self.http_policy) as client:
-            client.delete_token(id_)
+        with _session(_inputs(props), self.http_policy, as_whoever_runs=True) as session:
+            session.revoke(id_, _owner(props))
 
 
 @dataclass
@@ -447,6 +460,12 @@ class DatabricksPat(pulumi.dynamic.Resource, module="databricks-platform", name=
     """When the token expires, ISO 8601 UTC (e.g. 2027-02-19T05:00:00Z)."""
     creation_time: pulumi.Output[str]
     """When the token was created, ISO 8601 UTC."""
+    token_comment: pulumi.Output[str]
+    """The token's comment in the workspace: `comment` and the nonce of the create that minted it."""
+    created_by_username: pulumi.Output[str]
+    """The Databricks user that created (and owns) the token; a service principal's is its application id."""
+    created_by_id: pulumi.Output[str]
+    """That user's Databricks id."""
 
     def __init__(self, name: str, args: DatabricksPatArgs, opts: pulumi.ResourceOptions | None = None):
         comment = args.comment

@@ -16,15 +16,18 @@ errors do not keep (a 502 becomes a bare DatabricksError).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
 import requests
 from databricks.sdk import WorkspaceClient
+from databricks.sdk.clock import Clock
 from databricks.sdk.config import Config
 from databricks.sdk.credentials_provider import CredentialsProvider, CredentialsStrategy
 
+from clients.deadline import pause
 from clients.identity import DATABRICKS_SCOPE, DeployerCredential, management_scope_for
 
 RESOURCE_ID_HEADER = "X-Databricks-Azure-Workspace-Resource-Id"
@@ -69,6 +72,25 @@ class _QuietDiscovery(logging.Filter):
 
 
 _quiet_discovery = _QuietDiscovery()
+
+
+class DeadlineClock(Clock):
+    """databricks-sdk's clock, for the operation's deadline (clients.deadline). The SDK's retry loop sleeps
+    through `sleep`, so a Retry-After is capped at ``max_pause`` and a pause that would outlast the deadline
+    raises OutOfTime instead. OutOfTime is raised while the SDK handles the failed attempt, so its
+    ``__context__`` is that attempt's error."""
+
+    def __init__(self, *, max_pause: float):
+        self.max_pause = max_pause
+        self.pauses = 0
+        """Pauses taken, i.e. retries made (callers reset it per call to count attempts)."""
+
+    def time(self) -> float:
+        return time.time()
+
+    def sleep(self, seconds: float) -> None:
+        pause(seconds, self.max_pause)
+        self.pauses += 1
 
 
 class EntraIdStrategy(CredentialsStrategy):

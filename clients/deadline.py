@@ -8,12 +8,14 @@ trickles its reply one byte at a time keeps a call alive as long as it likes (a 
   reply, a stalled TLS handshake or a stalled Entra ID at once. The interpreter's ``socket.__new__`` audit
   event says which sockets those are: the ones created while the operation's deadline is the current one
   (a context variable, so other threads' sockets are never touched). No socket is created after it.
-- `DeadlineClock` (databricks-sdk's Clock) and `DeadlineTransport` (azure-core's transport) cap a pause such
-  as Retry-After and refuse to sleep past the deadline, so both SDKs' own retry loops end in time.
+- `pause` caps a pause such as Retry-After and refuses to sleep past the deadline; both SDKs' retry loops
+  sleep through it (clients.databricks.DeadlineClock, clients.transport.DeadlineTransport), so they end in
+  time.
 - `Deadline.run` runs a call that may sleep where neither reaches (databricks-sdk's discovery probe, made
   while a Config is built, retries with its own clock) in a helper thread and stops waiting at the deadline.
 
-Not bounded: a DNS lookup, and a TCP connect, which only the per-request connect timeout ends.
+Not bounded: a DNS lookup, and a TCP connect, which only the per-request connect timeout ends. Standard
+library only, so importing it costs nothing.
 """
 
 from __future__ import annotations
@@ -26,9 +28,6 @@ import time
 import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
-
-from azure.core.pipeline.transport import RequestsTransport
-from databricks.sdk.clock import Clock
 
 _T = TypeVar("_T")
 
@@ -169,33 +168,3 @@ def pause(seconds: float, cap: float) -> None:
             f"waiting {wanted:.0f}s before retrying would pass the deadline", wanted_pause=wanted
         )
     time.sleep(seconds)
-
-
-class DeadlineClock(Clock):
-    """databricks-sdk's clock. Its retry loop sleeps through `sleep`, so a Retry-After is capped at
-    ``max_pause`` and a pause that would outlast the deadline raises OutOfTime instead. OutOfTime is raised
-    while the SDK handles the failed attempt, so its ``__context__`` is that attempt's error."""
-
-    def __init__(self, *, max_pause: float):
-        self.max_pause = max_pause
-        self.pauses = 0
-        """Pauses taken, i.e. retries made (callers reset it per call to count attempts)."""
-
-    def time(self) -> float:
-        return time.time()
-
-    def sleep(self, seconds: float) -> None:
-        pause(seconds, self.max_pause)
-        self.pauses += 1
-
-
-class DeadlineTransport(RequestsTransport):
-    """azure-core's requests transport for the Entra ID credentials. azure-core's retry policy sleeps through
-    `sleep` (backoff and an uncapped Retry-After): capped at ``max_pause`` and never past the deadline."""
-
-    def __init__(self, *, max_pause: float, **kwargs: Any):
-        super().__init__(**kwargs)
-        self.max_pause = max_pause
-
-    def sleep(self, duration: float) -> None:
-        pause(duration, self.max_pause)

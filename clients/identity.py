@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from clients.deadline import DeadlineTransport, current_deadline
+from clients.deadline import current_deadline
 from clients.redaction import REDACTOR, one_line
 
 CREDENTIAL_KINDS = ("environment", "managed_identity", "azure_cli")
@@ -258,6 +258,8 @@ class EntraTokens:
         return f"credential {identity.kind!r}"
 
     def _build(self, identity: Identity, process_timeout: int | None = None) -> DeployerCredential:
+        from clients.transport import DeadlineTransport  # azure-core, loaded when a token is needed
+
         transport = DeadlineTransport(
             max_pause=self._max_pause, connection_timeout=self._request_timeout, read_timeout=self._request_timeout
         )

@@ -24,22 +24,32 @@ from __future__ import annotations
 
 import math
 import secrets
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import requests
 from databricks.sdk.errors import DatabricksError
 from databricks.sdk.errors.platform import STATUS_CODE_MAPPING
 
-from clients.databricks import RedirectRefused, last_status, workspace_client
-from clients.deadline import Deadline, DeadlineClock, OutOfTime, current_deadline
+from clients.databricks import DeadlineClock, RedirectRefused, last_status, workspace_client
+from clients.deadline import Deadline, OutOfTime, current_deadline
 from clients.identity import DATABRICKS_SCOPE, EntraTokens, identities_at_hand
 from clients.identity import CredentialError as IdentityError
-from clients.redaction import REDACTOR, install_log_redaction, one_line, redact
+from clients.redaction import REDACTOR, install_log_redaction, one_line
+from dynamic_providers.token_model import (
+    CreatedToken,
+    CredentialError,
+    HttpPolicy,
+    NotAllowed,
+    Owner,
+    PatError,
+    TokenApiError,
+    TokenInfo,
+    Workspace,
+)
 
 _T = TypeVar("_T")
 _STATUS_OF = {error_class: status for status, error_class in STATUS_CODE_MAPPING.items()}
@@ -48,125 +58,6 @@ _ADMISSION_ADVICE = (
     " — check that the service principal is a user of the workspace, or set workspace_resource_id so that a "
     "Contributor on the workspace is admitted with its management token"
 )
-
-
-class PatError(Exception):
-    """A failure of the PAT provider; its text is redacted, so it is safe to show."""
-
-    def __init__(self, message: str):
-        super().__init__(redact(message))
-
-
-class CredentialError(PatError):
-    """No Entra ID token: the credential is not configured, Entra ID refused it, or time ran out."""
-
-
-class TokenApiError(PatError):
-    """Databricks refused or failed a call, or did not answer in time."""
-
-    def __init__(
-        self, message: str, *, status: int | None = None, error_code: str | None = None, reason: str | None = None
-    ):
-        super().__init__(message)
-        self.status = status
-        self.error_code = error_code
-        self.reason = redact(reason or message)
-        """Why the call failed, without the "what and where" (for messages that quote it)."""
-
-
-class NotAllowed(TokenApiError):
-    """The identity running the operation may not read or revoke the token (it is another identity's)."""
-
-
-@dataclass(frozen=True)
-class HttpPolicy:
-    """Time limits of every operation; the defaults are production's."""
-
-    time_budget: float = 110.0
-    """Seconds one operation (create, read or revoke) may take, all its calls, retries and pauses together,
-    Entra ID's included: a failure surfaces in about two minutes."""
-    request_timeout: float = 30.0
-    """Seconds to connect, and to wait for each read, of one HTTP request (both SDKs' own timeout)."""
-    retry_after_cap: float = 30.0
-    """Longest pause between attempts, however long a Retry-After asks for."""
-    cleanup_reserve: float = 20.0
-    """Seconds at the end of a create's budget kept for sweeping tokens it may have minted (at most half)."""
-
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, float]) -> HttpPolicy:
-        # Only known keys: a provider pickled into state by an older version may carry ones since dropped.
-        known = {f.name for f in fields(cls)}
-        return cls(**{key: float(value) for key, value in values.items() if key in known})
-
-
-@dataclass(frozen=True)
-class Workspace:
-    """Where the token lives and as whom the provider calls."""
-
-    url: str
-    tenant_id: str
-    client_id: str
-    credential: str = "environment"
-    resource_id: str | None = None
-    authority_host: str | None = None
-
-    @property
-    def host(self) -> str:
-        return urlsplit(self.url).netloc
-
-
-@dataclass(frozen=True)
-class Owner:
-    """Who created a token, as recorded when it was created (None: not recorded)."""
-
-    username: str | None = None
-    """Databricks user name (a service principal's is its application id)."""
-    user_id: str | None = None
-    """Databricks user id."""
-    client_id: str | None = None
-    """The client id the token was created with."""
-
-    def describe(self) -> str:
-        if self.username:
-            text = f"Databricks user {self.username}"
-            if self.user_id:
-                text += f" (id {self.user_id})"
-        else:
-            text = "an identity whose Databricks user this state does not record"
-        return f"{text}, created with client id {self.client_id}" if self.client_id else text
-
-
-@dataclass(frozen=True)
-class TokenInfo:
-    """A token as Databricks shows it (never its value); None where Databricks said nothing usable."""
-
-    token_id: str
-    creation_time: datetime | None
-    expiry_time: datetime | None
-
-
-@dataclass(frozen=True)
-class CreatedToken:
-    """A freshly minted PAT; `token_value` is left out of the repr."""
-
-    info: TokenInfo
-    comment: str
-    """The token's comment in the workspace: the resource's comment and this create's nonce."""
-    owner: Owner
-    token_value: str = field(repr=False)
-
-
-def iso8601(moment: datetime) -> str:
-    """`2027-02-19T05:00:00Z`: UTC, second precision, the form outputs use."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_iso8601(text: str) -> datetime:
-    """Inverse of `iso8601` (any ISO 8601 with an offset is accepted); raises ValueError."""
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        raise ValueError(f"{text!r} has no UTC offset")
-    return moment.astimezone(UTC)
 
 
 def _epoch_ms(value: Any) -> datetime | None:
@@ -182,10 +73,6 @@ def _status_of(error: DatabricksError) -> int | None:
     if status is not None and status >= 400:
         return status
     return next((_STATUS_OF[cls] for cls in type(error).__mro__ if cls in _STATUS_OF), None)
-
-
-class _Unusable(Exception):
-    """token/create answered 200 with a reply that does not describe a usable token."""
 
 
 @dataclass(frozen=True)
@@ -265,10 +152,14 @@ class TokenSession:
             return CreatedToken(created.info, token_comment, self._owner(), created.token_value)
         if created is not None:
             # The token in hand cannot be vouched for as the only one: give it up rather than keep a twin.
-            self._revoke_own(created.info.token_id)
+            try:
+                self._revoke_own(created.info.token_id)
+                fate = "which has been revoked"
+            except PatError as error:
+                fate = f"which could not be revoked either ({error})"
             raise TokenApiError(
                 f"Databricks token/create on {self._workspace.host} was sent {attempts} times and minted a "
-                f"token, which has been revoked, but {sweep.outcome}"
+                f"token, {fate}, but {sweep.outcome}"
             )
         assert failure is not None
         status = failure.status if isinstance(failure, TokenApiError) else None
@@ -298,8 +189,8 @@ class TokenSession:
     def _sweep(self, nonce: str, token_comment: str, *, keep: str | None) -> _Sweep:
         """Revoke the caller's tokens carrying this create's nonce, but ``keep``."""
         where = (
-            f"look for comment {token_comment!r} in the workspace's token list (User Settings > Developer > "
-            "Access tokens, or an admin's token management) and revoke it"
+            "look for that comment in the workspace's token list (User Settings > Developer > Access tokens, "
+            "or an admin's token management) and revoke the token"
         )
         try:
             listed = self._call("token/list", lambda: list(self._client.tokens.list()))
@@ -321,7 +212,7 @@ class TokenSession:
             if token_id == keep:
                 continue
             try:
-                revoked += self._revoke_own(token_id, raise_errors=True)
+                revoked += self._revoke_own(token_id)
             except PatError as error:
                 problems.append(str(error))
         if problems:
@@ -331,20 +222,18 @@ class TokenSession:
             return _Sweep(True, f"the {revoked} token(s) it minted with comment {token_comment!r} were revoked")
         return _Sweep(True, f"no token with comment {token_comment!r} exists, so none was left behind")
 
-    def _revoke_own(self, token_id: str, *, raise_errors: bool = False) -> bool:
+    def _revoke_own(self, token_id: str) -> bool:
         """Revoke one of the caller's own tokens (Token API); False if it was already gone."""
         try:
             self._call("token/delete", lambda: self._client.tokens.delete(token_id))
         except TokenApiError as error:
-            if error.error_code in (GONE, "INVALID_PARAMETER_VALUE"):
+            # The Token API answers an unknown or revoked token with either of these; any other refusal
+            # leaves the token live as far as anyone can tell.
+            if error.error_code == GONE or (
+                error.error_code == "INVALID_PARAMETER_VALUE" and "does not exist" in error.reason
+            ):
                 return False
-            if raise_errors:
-                raise
-            return False
-        except PatError:
-            if raise_errors:
-                raise
-            return False
+            raise
         return True
 
     def _owner(self) -> Owner:
@@ -373,7 +262,8 @@ class TokenSession:
             if error.error_code == GONE:
                 return None
             if error.status == 403:
-                return self._own_token(token_id, owner, error, "read")
+                entry = self._own_token(token_id, owner, error, "read")
+                return None if entry is None else self._live(token_id, entry)
             raise
         info = getattr(reply, "token_info", None)
         if info is None:
@@ -400,7 +290,7 @@ class TokenSession:
                 raise
             if self._own_token(token_id, owner, error, "revoke") is None:
                 return False
-            return self._revoke_own(token_id, raise_errors=True)
+            return self._revoke_own(token_id)
         return True
 
     def _live(self, token_id: str, info: Any) -> TokenInfo | None:
@@ -410,16 +300,26 @@ class TokenSession:
             return None
         return TokenInfo(token_id, _epoch_ms(getattr(info, "creation_time", None)), expiry_time)
 
-    def _own_token(self, token_id: str, owner: Owner, refusal: TokenApiError, action: str) -> TokenInfo | None:
-        """After token management refused: the caller's own token if listed, None if the caller is its owner
-        and it is gone, else NotAllowed naming the owner."""
+    def _own_token(self, token_id: str, owner: Owner, refusal: TokenApiError, action: str) -> Any | None:
+        """After token management refused: the caller's own token as its Token API lists it, None if the caller
+        is its owner and it is gone; NotAllowed naming the owner when it is not the caller's."""
         try:
             listed = self._call("token/list", lambda: list(self._client.tokens.list()))
         except PatError as error:
             raise self._not_allowed(token_id, owner, refusal, action, None, str(error)) from None
+        unreadable = 0
         for info in listed:
-            if getattr(info, "token_id", None) == token_id:
-                return self._live(token_id, info) or TokenInfo(token_id, None, None)
+            listed_id = getattr(info, "token_id", None)
+            if listed_id == token_id:
+                return info
+            unreadable += not isinstance(listed_id, str)
+        if unreadable:
+            # One of those may be this token: it cannot be called gone.
+            raise TokenApiError(
+                f"DatabricksPat cannot {action} token {token_id} on {self._workspace.host}: token management "
+                f"refused ({refusal.reason}) and {unreadable} of the caller's own tokens are listed without a usable "
+                "token_id, so whether this token is among them is unknown; nothing was changed"
+            )
         me = self._me()
         if me is not None and owner.username is not None and me[0] == owner.username:
             return None  # the caller's own token, and not among its live ones

@@ -25,7 +25,7 @@ from dynamic_providers.databricks_pat import (
     DatabricksPatArgs,
     DatabricksPatProvider,
 )
-from dynamic_providers.token_api import PatError, TokenApiError, iso8601
+from dynamic_providers.token_model import PatError, TokenApiError, iso8601
 from tests.fakes import EntraFault, FakeCloud, Fault
 from tests.fakes.az import install_fake_az
 

@@ -9,7 +9,9 @@ import time
 import pytest
 import requests
 
-from clients.deadline import Deadline, DeadlineClock, DeadlineTransport, OutOfTime
+from clients.databricks import DeadlineClock
+from clients.deadline import Deadline, OutOfTime
+from clients.transport import DeadlineTransport
 from tests.fakes.server import LoopbackHttpsServer, Reply
 
 # Slack for thread scheduling on a busy machine; a regression overshoots by the 20 s request timeout.

@@ -14,16 +14,8 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from dynamic_providers.token_api import (
-    CredentialError,
-    HttpPolicy,
-    NotAllowed,
-    Owner,
-    TokenApiError,
-    TokenSession,
-    Workspace,
-    token_session,
-)
+from dynamic_providers.token_api import TokenSession, token_session
+from dynamic_providers.token_model import CredentialError, HttpPolicy, NotAllowed, Owner, TokenApiError, Workspace
 from tests.fakes import DATABRICKS_AUDIENCE, MANAGEMENT_AUDIENCE, EntraFault, FakeCloud, Fault
 from tests.fakes.az import install_fake_az
 from tests.fakes.tls import make_client_certificate
@@ -279,7 +271,7 @@ def test_sweep_that_finds_an_unusable_token_id_says_a_token_may_still_exist(clou
         create(cloud, "pulumi p/s/odd")
     text = str(raised.value)
     assert "a token with comment 'pulumi p/s/odd [" in text and "may still exist" in text
-    assert "without a usable token_id" in text and "revoke it" in text
+    assert "without a usable token_id" in text and "revoke the token" in text
     assert len(live_ids(cloud)) == 1, "the token the message warns about does exist"
 
 
@@ -291,8 +283,17 @@ def test_sweep_that_cannot_list_says_a_token_may_still_exist_and_how_to_find_it(
     text = str(raised.value)
     assert text.startswith("Databricks token/create on ") and "HTTP 502 BAD_GATEWAY" in text
     assert "a token with comment 'pulumi p/s/blind [" in text and "may still exist" in text
-    assert "token list" in text and "revoke it" in text
+    assert "token list" in text and "revoke the token" in text
     assert cloud.databricks.live_tokens()[0].comment in text, "the exact comment to search for"
+
+
+def test_a_sweep_whose_revocation_is_refused_never_counts_the_token_as_gone(cloud: FakeCloud):
+    cloud.databricks.inject("create", Fault(status=503, retry_after="0", process=True))
+    cloud.databricks.inject("delete", Fault(status=400, error_code="INVALID_PARAMETER_VALUE", message="Bad id format"))
+    with pytest.raises(TokenApiError) as raised:
+        create(cloud, "pulumi p/s/stubborn")
+    text = str(raised.value)
+    assert "Bad id format" in text and "may still exist" in text and "comment 'pulumi p/s/stubborn [" in text
 
 
 def test_a_retried_create_whose_sweep_fails_gives_up_its_token_and_names_the_comment(cloud: FakeCloud):
@@ -364,7 +365,9 @@ def test_a_non_admin_is_refused_naming_the_owner_and_the_token_stays(cloud: Fake
     assert live_ids(cloud) == {created.info.token_id}
 
 
-def test_a_non_admin_owner_reads_and_revokes_its_own_token_through_the_token_api(cloud: FakeCloud):
+@pytest.mark.parametrize("gone_status", [404, 400])
+def test_a_non_admin_owner_reads_and_revokes_its_own_token_through_the_token_api(cloud: FakeCloud, gone_status):
+    cloud.databricks.gone_status = gone_status  # how token/delete answers for a token already gone
     cloud.databricks.add_user(cloud.client_id)  # a plain user: token management refuses it
     created = create(cloud, with_resource_id=False)
     with session(cloud, with_resource_id=False) as opened:
@@ -414,6 +417,19 @@ def test_a_persons_az_login_reads_a_token_minted_by_the_service_principal(
     cloud.databricks.contributors = None  # now a Contributor: admitted as an admin
     with token_session(workspace_of(cloud), FAST, as_whoever_runs=True) as opened:
         assert opened.read(created.info.token_id, created.owner) == created.info
+    assert live_ids(cloud) == {created.info.token_id}
+
+
+def test_an_unreadable_entry_in_the_owners_own_list_never_makes_its_token_gone(cloud: FakeCloud):
+    cloud.databricks.add_user(cloud.client_id)  # a plain user: token management refuses it
+    created = create(cloud, with_resource_id=False)
+
+    def ids_as_numbers(reply: dict) -> bytes:
+        return json.dumps({"token_infos": [{**info, "token_id": 7} for info in reply["token_infos"]]}).encode()
+
+    cloud.databricks.inject("list", Fault(body=ids_as_numbers))
+    with session(cloud, with_resource_id=False) as opened, pytest.raises(TokenApiError, match="unknown"):
+        opened.read(created.info.token_id, created.owner)
     assert live_ids(cloud) == {created.info.token_id}
 
 

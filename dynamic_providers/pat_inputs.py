@@ -1,5 +1,5 @@
 """The inputs of `DatabricksPat`: their names, defaults and the check that normalises them or names what is
-wrong with each. Pure: no network, nothing beyond the Pulumi SDK's types.
+wrong with each. Pure: no network.
 """
 
 from __future__ import annotations

@@ -239,12 +239,14 @@ def test_sweep_never_revokes_another_token_carrying_the_resources_comment(cloud:
     assert live_ids(cloud) == {older.info.token_id}
 
 
-def test_sweep_does_not_depend_on_the_servers_clock(cloud: FakeCloud):
-    # The list claims the tokens were created in 1970 (a skewed clock): matching is by comment, not by time.
+def test_sweep_does_not_depend_on_the_servers_clock_or_date_header(cloud: FakeCloud):
+    # The list claims the tokens were created in 1970 (a skewed clock) and the refusal carries a Date header
+    # no parser reads: matching is by comment, not by time.
     def skewed(reply: dict) -> bytes:
         return json.dumps({"token_infos": [{**info, "creation_time": 1000} for info in reply["token_infos"]]}).encode()
 
-    cloud.databricks.inject("create", Fault(status=503, retry_after="0", process=True))
+    odd_date = (("Date", "the day after tomorrow"),)
+    cloud.databricks.inject("create", Fault(status=503, retry_after="0", process=True, headers=odd_date))
     cloud.databricks.inject("list", Fault(body=skewed))
     created = create(cloud)
     assert live_ids(cloud) == {created.info.token_id}

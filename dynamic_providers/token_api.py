@@ -36,7 +36,7 @@ from databricks.sdk.errors.platform import STATUS_CODE_MAPPING
 
 from clients.databricks import DeadlineClock, RedirectRefused, last_status, workspace_client
 from clients.deadline import Deadline, OutOfTime, current_deadline
-from clients.identity import DATABRICKS_SCOPE, EntraTokens, identities_at_hand
+from clients.identity import DATABRICKS_SCOPE, EntraTokens, identities_at_hand, management_scope_for
 from clients.identity import CredentialError as IdentityError
 from clients.redaction import REDACTOR, install_log_redaction, one_line
 from dynamic_providers.token_model import (
@@ -113,6 +113,12 @@ class TokenSession:
                 retry_timeout_seconds=math.ceil(policy.time_budget) + 1,
             )
 
+        # Entra ID first: a credential that cannot get its tokens fails before anything reaches the workspace.
+        scopes = [DATABRICKS_SCOPE]
+        if workspace.resource_id:
+            scopes.append(management_scope_for(workspace.authority_host))
+        for scope in scopes:
+            self._call("Entra ID", lambda scope=scope: tokens(scope))
         # Building the client probes the workspace's discovery endpoint, retrying on its own clock.
         self._client = self._call("client set-up", lambda: deadline.run(build, "the Databricks client set-up"))
 

@@ -300,6 +300,7 @@ class EntraTokens:
                     reason = f"no identity at hand could authenticate: {tried}"
                 raise CredentialError(reason) from None
             self._failures.append(reason)
+            self.close()
             self._index, self._built = self._index + 1, None
         self._settled = True
         token = access.token

@@ -57,7 +57,7 @@ workspace = DatabricksWorkspace(
     ),
 )
 
-# 2. Key Vault in RBAC mode; the deployer may write secrets, consumers may only read.
+# 2. Key Vault in RBAC mode; the deployer may write secrets, consumers (keyVaultReaders) may only read.
 vault = KeyVault(
     "vault",
     KeyVaultArgs(
@@ -73,6 +73,12 @@ vault = KeyVault(
         purge_protection=config.key_vault_purge_protection,
         network_default_action=config.key_vault_network_default_action,
         ip_ranges=config.key_vault_allowed_ip_ranges,
+        # Secrets go through the vault's data plane as the deploying identity.
+        deployer_tenant_id=deployer_tenant_id,
+        deployer_client_id=deployer_client_id,
+        deployer_credential=config.deployer_credential,
+        azure_authority_host=config.azure_authority_host,
+        readers=config.key_vault_readers,
         tags=tags,
     ),
 )

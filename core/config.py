@@ -148,6 +148,14 @@ class InstancePool(_Model):
         return self.secret_name or f"databricks-pool-{self.name}"
 
 
+class KeyVaultReader(_Model):
+    """A consumer that may read the stage's secrets (Key Vault Secrets User on the vault, nothing more)."""
+
+    object_id: Guid
+    principal_type: Literal["ServicePrincipal", "User", "Group"]
+    name: str = Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")
+
+
 def _default_pools() -> list[InstancePool]:
     # Mirrors the default in Pulumi.yaml (a test holds the two together).
     return [InstancePool(name="general", node_type="Standard_DS3_v2", max_capacity=4,
@@ -187,6 +195,7 @@ class StageConfig(_Model):
     job_variables: dict[str, Any] = Field(default_factory=lambda: {"spark_version": "15.4.x-scala2.12"})
     job_schedule_pause_status: Literal["PAUSED", "UNPAUSED"] = "UNPAUSED"
     data_factory_git_repo: Annotated[GitRepo | None, UNSET_AS_NONE] = None
+    key_vault_readers: list[KeyVaultReader] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _consistent(self) -> StageConfig:
@@ -208,6 +217,17 @@ class StageConfig(_Model):
         applications = [p.application_id for p in self.workspace_principals]
         if len(set(applications)) != len(applications):
             raise ValueError("workspacePrincipals: each applicationId may appear once")
+        readers = [reader.object_id for reader in self.key_vault_readers]
+        if len(set(readers)) != len(readers):
+            raise ValueError("keyVaultReaders: each objectId may appear once")
+        if self.deployer_client_id is not None and self.deployer_client_id in readers:
+            # Easy to confuse: an application (client) id is not the principal's object id, and the deployer
+            # already holds Key Vault Secrets Officer.
+            raise ValueError(
+                f"keyVaultReaders: objectId {self.deployer_client_id} is deployerClientId, the deploying "
+                "principal's application id; it already has Key Vault Secrets Officer on the vault. List "
+                "readers by their object id (az ad sp show --id <app id> --query id)"
+            )
         return self
 
     @property

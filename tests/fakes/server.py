@@ -127,6 +127,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = _serve
     do_POST = _serve
+    # ARM writes (e.g. a Data Factory trigger's createOrUpdate) and deletes; token management's DELETE.
+    do_PUT = _serve
+    do_PATCH = _serve
     do_DELETE = _serve
 
 

@@ -9,18 +9,25 @@ authenticate as the identity that runs `pulumi up`, through azure-identity, with
 - ``azure_cli``: the ``az login`` session (e.g. an Azure DevOps ``AzureCLI@2`` step with workload identity
   federation).
 
-No secret is ever an input: it is read here, from the environment, and listed in ``secrets`` so callers can
-redact it from any text they emit. Sovereign clouds choose their authority host; the ARM audience and
+No secret is ever an input: it is read here, from the environment, and registered with clients.redaction so
+no text the process emits holds it. Sovereign clouds choose their authority host; the ARM audience and
 endpoint follow from it.
+
+`EntraTokens` hands out one operation's access tokens (``tokens(scope)``), inside the operation's deadline
+(clients.deadline) and registered for redaction as they arrive.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
+
+from clients.deadline import current_deadline
+from clients.redaction import REDACTOR, one_line
 
 CREDENTIAL_KINDS = ("environment", "managed_identity", "azure_cli")
 PUBLIC_CLOUD_AUTHORITY = "login.microsoftonline.com"
@@ -104,14 +111,16 @@ def deployer_credential(
     never holds a secret.
     """
     environ = os.environ if environ is None else environ
+    secret = environ.get("AZURE_CLIENT_SECRET") or None
+    password = environ.get("AZURE_CLIENT_CERTIFICATE_PASSWORD") or None
+    for value in (secret, password):
+        REDACTOR.add(value)
     authority = authority_host or PUBLIC_CLOUD_AUTHORITY
     common: dict[str, Any] = {
         "authority": authority,
         "disable_instance_discovery": authority_hostname(authority) not in known_authority_hosts(),
         **azure_core_options,
     }
-    secret = environ.get("AZURE_CLIENT_SECRET") or None
-    password = environ.get("AZURE_CLIENT_CERTIFICATE_PASSWORD") or None
     try:
         from azure.identity import (
             AzureCliCredential,
@@ -154,9 +163,169 @@ def deployer_credential(
     except CredentialError:
         raise
     except Exception as error:  # noqa: BLE001 - e.g. an unreadable certificate; never chain its text
-        text = " ".join(str(error).split())
-        for value in (secret, password):
-            if value:
-                text = text.replace(value, "[redacted]")
-        raise CredentialError(f"could not set up credential {kind!r}: {text[:400]}") from None
+        raise CredentialError(f"could not set up credential {kind!r}: {one_line(error)}") from None
     raise CredentialError(f"unknown credential kind {kind!r}; expected one of {', '.join(CREDENTIAL_KINDS)}")
+
+
+# An access token is reused until this many seconds before it expires.
+_TOKEN_REUSE_MARGIN = 300
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Whom to authenticate as: a credential kind (CREDENTIAL_KINDS) and the ids it needs."""
+
+    kind: str
+    tenant_id: str
+    client_id: str | None = None
+
+
+def identities_at_hand(tenant_id: str, environ: Mapping[str, str] | None = None) -> list[Identity]:
+    """The identities this process's environment offers, for a call that may run as whoever runs Pulumi now:
+    the service principal of AZURE_CLIENT_ID (in AZURE_TENANT_ID) with its secret or certificate; the managed
+    identity when ARM_USE_MSI or an identity endpoint says there is one; the Azure CLI login."""
+    environ = os.environ if environ is None else environ
+    tenant = environ.get("AZURE_TENANT_ID") or tenant_id
+    client_id = environ.get("AZURE_CLIENT_ID") or None
+    found = []
+    if client_id and (environ.get("AZURE_CLIENT_SECRET") or environ.get("AZURE_CLIENT_CERTIFICATE_PATH")):
+        found.append(Identity("environment", tenant, client_id))
+    if (
+        environ.get("ARM_USE_MSI", "").lower() == "true"
+        or environ.get("IDENTITY_ENDPOINT")
+        or environ.get("MSI_ENDPOINT")
+    ):
+        found.append(Identity("managed_identity", tenant, client_id or environ.get("ARM_CLIENT_ID") or None))
+    found.append(Identity("azure_cli", tenant))
+    return found
+
+
+class EntraTokens:
+    """An identity's Entra ID access tokens for one operation: ``tokens(scope)`` returns one.
+
+    - Each scope is requested once and its token reused until shortly before it expires.
+    - Every token is registered with clients.redaction the moment it arrives, before anything can print it.
+    - A token that cannot be sent in an HTTP header (a line break, a space, a control character) is refused:
+      requests would print it in its header error.
+    - Every failure is a CredentialError naming the credential and holding no secret; one ended by the
+      operation's deadline says so. The credentials' HTTP runs on a `DeadlineTransport` (retry pauses capped
+      at ``max_pause`` and never past the deadline; its sockets are the deadline's to close). The Azure CLI is
+      a subprocess no socket watchdog reaches, so each of its requests gets a fresh credential whose process
+      timeout is the time left.
+    - With ``fallbacks``, an identity that cannot get its first token (not configured here, refused by Entra
+      ID) gives way to the next: for calls that may run as whoever runs Pulumi now. Once one has a token, it
+      is the operation's identity.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        *,
+        tenant_id: str,
+        client_id: str | None,
+        authority_host: str | None = None,
+        environ: Mapping[str, str] | None = None,
+        request_timeout: float = 30.0,
+        max_pause: float = 30.0,
+        fallbacks: Sequence[Identity] = (),
+    ):
+        primary = Identity(kind, tenant_id, client_id)
+        self._candidates = [primary, *(identity for identity in fallbacks if identity != primary)]
+        self._authority_host = authority_host
+        self._environ = environ
+        self._request_timeout = request_timeout
+        self._max_pause = max_pause
+        self._process_timeout = max(int(request_timeout), 1)
+        self._index = 0
+        self._settled = False
+        self._failures: list[str] = []
+        self._built: DeployerCredential | None = None
+        self.requests: dict[str, int] = {}
+        """Tokens requested from Entra ID (or the CLI) per scope."""
+        self._cache: dict[str, tuple[str, float]] = {}
+        if not fallbacks:
+            self._built = self._build(primary)  # a credential that cannot be set up fails here, with its reason
+
+    def __repr__(self) -> str:
+        return f"EntraTokens({self.description})"
+
+    @property
+    def description(self) -> str:
+        """How the operation's identity authenticates, in words for error messages."""
+        if self._built is not None:
+            return self._built.description
+        identity = self._candidates[min(self._index, len(self._candidates) - 1)]
+        return f"credential {identity.kind!r}"
+
+    def _build(self, identity: Identity, process_timeout: int | None = None) -> DeployerCredential:
+        from clients.transport import DeadlineTransport  # azure-core, loaded when a token is needed
+
+        transport = DeadlineTransport(
+            max_pause=self._max_pause, connection_timeout=self._request_timeout, read_timeout=self._request_timeout
+        )
+        # azure-core retries Entra ID a few times; the transport keeps its pauses inside the deadline.
+        return deployer_credential(
+            identity.kind,
+            tenant_id=identity.tenant_id,
+            client_id=identity.client_id,
+            authority_host=self._authority_host,
+            environ=self._environ,
+            process_timeout=process_timeout or self._process_timeout,
+            transport=transport,
+            retry_total=3,
+        )
+
+    def __call__(self, scope: str) -> str:
+        cached = self._cache.get(scope)
+        if cached is not None and cached[1] - _TOKEN_REUSE_MARGIN > time.time():
+            return cached[0]
+        while True:
+            deadline = current_deadline()
+            if deadline is not None and deadline.expired:
+                raise CredentialError(
+                    f"no Entra ID token for {scope} was requested ({self.description}): {deadline.out_of_time()}"
+                )
+            try:
+                access = self._get_token(scope)
+                break
+            except CredentialError as error:
+                reason = str(error)
+            except Exception as error:  # noqa: BLE001 - azure-identity raises several types; all mean "no token"
+                expired = deadline is not None and deadline.expired
+                reason = deadline.out_of_time() if expired else one_line(error)
+                reason = f"could not get an Entra ID token for {scope} ({self.description}): {reason}"
+            if self._settled or self._index + 1 >= len(self._candidates) or (deadline and deadline.expired):
+                if self._failures:
+                    tried = "; ".join(f"({number}) {text}" for number, text in enumerate([*self._failures, reason], 1))
+                    reason = f"no identity at hand could authenticate: {tried}"
+                raise CredentialError(reason) from None
+            self._failures.append(reason)
+            self.close()
+            self._index, self._built = self._index + 1, None
+        self._settled = True
+        token = access.token
+        REDACTOR.add(token)
+        if not isinstance(token, str) or not token or any(c.isspace() or not c.isprintable() for c in token):
+            raise CredentialError(
+                f"Entra ID ({self.description}) returned a token for {scope} that cannot be sent in an HTTP "
+                "header (it is empty or holds a line break, a space or a control character)"
+            )
+        self._cache[scope] = (token, float(access.expires_on))
+        return token
+
+    def _get_token(self, scope: str) -> Any:
+        identity = self._candidates[self._index]
+        if self._built is None:
+            self._built = self._build(identity)
+        self.requests[scope] = self.requests.get(scope, 0) + 1
+        if identity.kind != "azure_cli":
+            return self._built.credential.get_token(scope)
+        deadline = current_deadline()
+        timeout = self._process_timeout
+        if deadline is not None:
+            timeout = max(1, min(timeout, int(deadline.left())))
+        return self._build(identity, timeout).credential.get_token(scope)
+
+    def close(self) -> None:
+        if self._built is not None:
+            self._built.close()

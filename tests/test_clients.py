@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from databricks.sdk.errors import PermissionDenied
 
-from clients.databricks import workspace_client
+from clients.databricks import RedirectRefused, last_status, workspace_client
 from clients.identity import (
     DATABRICKS_SCOPE,
     MANAGEMENT_SCOPES,
     RESOURCE_MANAGER_ENDPOINTS,
     CredentialError,
+    EntraTokens,
     deployer_credential,
+    identities_at_hand,
     known_authority_hosts,
     management_scope_for,
     resource_manager_endpoint_for,
 )
+from clients.redaction import redact
 
 
 def credential_for(cloud, **environ):
@@ -87,3 +92,80 @@ def test_databricks_sdk_without_the_workspace_id_is_refused_for_a_non_user(fake_
     with pytest.raises(PermissionDenied, match="not a user of this workspace"):
         list(client.tokens.list())
     assert all(not request.management_headers for request in fake_cloud.databricks.requests)
+
+
+def test_a_redirect_is_refused_and_the_management_token_never_follows_it(fake_cloud):
+    from tests.fakes import Fault
+
+    elsewhere = f"{fake_cloud.entra.authority}/collect"
+    fake_cloud.databricks.inject("list", Fault(status=307, headers=(("Location", elsewhere),)))
+    client = workspace_client(
+        fake_cloud.databricks.url, credential_for(fake_cloud),
+        workspace_resource_id=fake_cloud.workspace_resource_id, authority_host=fake_cloud.entra.authority,
+    )
+    with pytest.raises(RedirectRefused) as raised:
+        list(client.tokens.list())
+    assert raised.value.status == 307 and raised.value.location == elsewhere
+    assert [r for r in fake_cloud.entra.requests if r.path == "/collect"] == [], "nothing was sent there"
+    assert last_status() == 307
+
+
+def test_other_databricks_auth_settings_in_the_environment_do_not_get_in_the_way(fake_cloud, monkeypatch):
+    # A user's shell may hold a PAT for the Databricks CLI and the ARM_* variables for azure-native.
+    monkeypatch.setenv("DATABRICKS_TOKEN", "dapi" + "0" * 32)
+    monkeypatch.setenv("ARM_CLIENT_SECRET", fake_cloud.client_secret)
+    monkeypatch.setenv("ARM_CLIENT_ID", fake_cloud.client_id)
+    client = workspace_client(
+        fake_cloud.databricks.url, credential_for(fake_cloud),
+        workspace_resource_id=fake_cloud.workspace_resource_id, authority_host=fake_cloud.entra.authority,
+    )
+    assert list(client.tokens.list()) == []
+
+
+def test_an_older_workspace_without_discovery_is_probed_once_without_a_warning(fake_cloud, caplog):
+    caplog.set_level(logging.WARNING)
+    workspace_client(fake_cloud.databricks.url, credential_for(fake_cloud), authority_host=fake_cloud.entra.authority)
+    assert fake_cloud.databricks.count("discovery") == 1
+    assert [r for r in caplog.records if r.name.startswith("databricks")] == []
+
+
+def test_entra_tokens_ask_once_per_scope_and_register_every_token_for_redaction(fake_cloud):
+    tokens = EntraTokens(
+        "environment", tenant_id=fake_cloud.tenant_id, client_id=fake_cloud.client_id,
+        authority_host=fake_cloud.entra.authority,
+    )
+    first, again = tokens(DATABRICKS_SCOPE), tokens(DATABRICKS_SCOPE)
+    assert first == again and tokens.requests == {DATABRICKS_SCOPE: 1}
+    assert redact(f"header {first}") == "header [redacted]"
+    assert tokens.description == "client secret from AZURE_CLIENT_SECRET"
+
+
+def test_entra_tokens_fall_back_to_an_identity_at_hand_only_when_asked(fake_cloud, monkeypatch):
+    other_id, other_secret = fake_cloud.new_principal()
+    monkeypatch.setenv("AZURE_CLIENT_SECRET", other_secret)
+    monkeypatch.setenv("AZURE_CLIENT_ID", other_id)
+    options = {
+        "tenant_id": fake_cloud.tenant_id, "client_id": fake_cloud.client_id,
+        "authority_host": fake_cloud.entra.authority,
+    }
+    with pytest.raises(CredentialError, match="AADSTS7000215"):
+        EntraTokens("environment", **options)(DATABRICKS_SCOPE)
+    fallbacks = identities_at_hand(fake_cloud.tenant_id)
+    token = EntraTokens("environment", **options, fallbacks=fallbacks)(DATABRICKS_SCOPE)
+    assert fake_cloud.entra.issued(token).client_id == other_id
+
+
+@pytest.mark.parametrize(
+    ("environ", "kinds"),
+    [
+        ({}, ["azure_cli"]),
+        ({"AZURE_CLIENT_ID": "c", "AZURE_CLIENT_SECRET": "s"}, ["environment", "azure_cli"]),
+        ({"AZURE_CLIENT_SECRET": "s"}, ["azure_cli"]),
+        ({"ARM_USE_MSI": "true", "ARM_CLIENT_ID": "m"}, ["managed_identity", "azure_cli"]),
+        ({"IDENTITY_ENDPOINT": "http://x"}, ["managed_identity", "azure_cli"]),
+    ],
+)
+def test_identities_at_hand_are_the_ones_the_environment_offers(environ, kinds):
+    found = identities_at_hand("tenant", environ)
+    assert [identity.kind for identity in found] == kinds
+    assert all(identity.tenant_id == "tenant" for identity in found)

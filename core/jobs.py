@@ -17,7 +17,7 @@ from __future__ import annotations
 import difflib
 import os
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -33,16 +33,23 @@ from core.job_checks import (
     check_provider_limits,
     collect_pool_refs,
 )
+from core.job_files import (
+    DEFINITION_SUFFIXES,
+    SafeTemplateLoader,
+    UnreadableTemplate,
+    definition_files,
+    json_kind,
+    load_definition,
+)
 from core.job_schema import check_job_settings
-from core.safe_load import parse_json, parse_yaml, read_text
+from core.safe_load import parse_json
 
-__all__ = ["DEFAULT_TEMPLATE", "POOL_REF_PREFIX", "RenderedJob", "render_jobs", "resolve_pool_refs"]
+__all__ = ["DEFAULT_TEMPLATE", "DEFINITION_SUFFIXES", "POOL_REF_PREFIX", "RenderedJob", "render_jobs",
+           "resolve_pool_refs"]
 
-# A template is a few KB and renders a few KB per job; far beyond that is a runaway loop.
-MAX_TEMPLATE_BYTES = 1024 * 1024
+# A job renders to a few KB; far beyond that is a runaway loop.
 MAX_RENDERED_CHARACTERS = 4 * 1024 * 1024
 DEFAULT_TEMPLATE = "notebook_job.json.j2"
-DEFINITION_SUFFIXES = (".json", ".yaml", ".yml")
 # Keys the default template understands, besides par_<x>/par_<x>_val pairs (the db-dsc-jobs format).
 DEFAULT_TEMPLATE_KEYS = ("name", "workers", "notebookpath", "description", "pool", "template")
 
@@ -84,9 +91,12 @@ def render_jobs(
     )
     jobs: list[RenderedJob] = []
     found: list[str] = []
+    for directory in (jobs_dir, Path(templates_dir)):
+        if relative_to is not None and directory.exists() and not _inside(directory, relative_to):
+            found.append(f"{directory.name}/: is a symbolic link out of the project; nothing in it is read")
     sources_by_resource_name: dict[str, str] = {}
     sources_by_job_name: dict[str, str] = {}
-    for path in _definition_files(jobs_dir, renderer, found):
+    for path in [] if found else definition_files(jobs_dir, renderer.display, found):
         source = renderer.display(path, jobs_dir)
         resource_name = _resource_name(PurePosixPath(path.relative_to(jobs_dir).as_posix()))
         if resource_name is None:
@@ -97,7 +107,7 @@ def render_jobs(
                          f"{sources_by_resource_name[resource_name]}; rename one of the files")
         else:
             sources_by_resource_name[resource_name] = source
-        rendered = renderer.render(path, source, found)
+        rendered = renderer.render(path, source, jobs_dir, found)
         if rendered is None or resource_name is None:
             continue
         settings, pools = rendered
@@ -116,6 +126,13 @@ def render_jobs(
     return sorted(jobs, key=lambda job: job.resource_name)
 
 
+def _inside(directory: Path, project: Path) -> bool:
+    try:
+        return directory.resolve().is_relative_to(Path(project).resolve())
+    except (OSError, RuntimeError):
+        return False
+
+
 def resolve_pool_refs(settings: Any, pool_ids: Mapping[str, Any]) -> Any:
     """A copy of ``settings`` with each pool sentinel replaced by ``pool_ids[name]``, passed through as is
     (an Output stays an Output)."""
@@ -130,52 +147,6 @@ def resolve_pool_refs(settings: Any, pool_ids: Mapping[str, Any]) -> Any:
     if isinstance(settings, list | tuple):
         return [resolve_pool_refs(value, pool_ids) for value in settings]
     return settings
-
-
-def _definition_files(jobs_dir: Path, renderer: _Renderer, problems: list[str]) -> list[Path]:
-    """Definition files under ``jobs_dir``, recursively; other files (README.md) and dot-files are ignored.
-
-    A directory link into ``jobs_dir`` is followed once; one leading out of it is refused by name (its
-    files would otherwise vanish silently, or be read from anywhere).
-    """
-    if not jobs_dir.is_dir():
-        return []
-    root = jobs_dir.resolve()
-    found = []
-    for directory, names in _walk(jobs_dir, root, renderer, problems):
-        found += [directory / name for name in names
-                  if not name.startswith(".") and name.lower().endswith(DEFINITION_SUFFIXES)]
-    return sorted(found, key=lambda path: path.relative_to(jobs_dir).as_posix())
-
-
-def _walk(jobs_dir: Path, root: Path, renderer: _Renderer, problems: list[str]) -> Iterator[tuple[Path, list[str]]]:
-    pending, visited = [jobs_dir], {root}
-    while pending:
-        directory = pending.pop()
-        try:
-            entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
-        except OSError as error:
-            problems.append(f"{renderer.display(directory, jobs_dir)}/: cannot be listed: {error.strerror}")
-            continue
-        files = []
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            try:
-                is_directory = entry.is_dir()  # follows a link
-            except OSError:
-                is_directory = False
-            if not is_directory:
-                files.append(entry.name)
-                continue
-            real = Path(entry.path).resolve()
-            if not real.is_relative_to(root):
-                problems.append(f"{renderer.display(Path(entry.path), jobs_dir)}/: is a symbolic link to a "
-                                f"directory outside {jobs_dir.name}/; its files are not read")
-            elif real not in visited:  # a link back up the tree is walked once
-                visited.add(real)
-                pending.append(Path(entry.path))
-        yield directory, files
 
 
 def _resource_name(relative_path: PurePosixPath) -> str | None:
@@ -204,26 +175,6 @@ def _labelled(value: Any, label: str) -> Any:
     if isinstance(value, list):
         return [_labelled(item, f"{label}[{index}]") for index, item in enumerate(value)]
     return value
-
-
-class _SafeTemplateLoader(jinja2.BaseLoader):
-    """Jinja's file loader, reading through ``safe_load.read_text``: templates (and what they include) are
-    regular files inside ``templates/``, never a link out of it, a FIFO or a huge file."""
-
-    def __init__(self, directory: Path, display: Callable[[Path], str]):
-        self.directory = directory
-        self.display = display
-
-    def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
-        path = self.directory.joinpath(*jinja2.loaders.split_template_path(template))  # refuses '..'
-        if not path.exists() and not path.is_symlink():
-            raise jinja2.TemplateNotFound(template)
-        problems: list[str] = []
-        text = read_text(path, source=self.display(path), root=self.directory, problems=problems,
-                         max_bytes=MAX_TEMPLATE_BYTES)
-        if text is None:
-            raise _TemplateProblem(problems[0])
-        return text, os.path.normpath(path), lambda: True
 
 
 class _StrictUndefined(jinja2.StrictUndefined):
@@ -261,7 +212,7 @@ class _Renderer:
         # autoescape off: templates render JSON, not HTML; values go through |tojson. The sandbox caps
         # range() (a runaway loop fails instead of hanging) and keeps templates away from Python internals.
         self.environment = jinja2.sandbox.SandboxedEnvironment(
-            loader=_SafeTemplateLoader(self.templates_dir, lambda path: self.display(path, self.templates_dir)),
+            loader=SafeTemplateLoader(self.templates_dir, lambda path: self.display(path, self.templates_dir)),
             undefined=_StrictUndefined, autoescape=False, keep_trailing_newline=True,
             auto_reload=False,
         )
@@ -279,9 +230,10 @@ class _Renderer:
         except ValueError:
             return path.as_posix()
 
-    def render(self, path: Path, source: str, problems: list[str]) -> tuple[dict, frozenset[str]] | None:
+    def render(self, path: Path, source: str, jobs_dir: Path, problems: list[str]
+               ) -> tuple[dict, frozenset[str]] | None:
         """Load, render and validate one definition; None (with problems added) when it cannot be used."""
-        definition = self._load_definition(path, source, problems)
+        definition = load_definition(path, source, jobs_dir, problems)
         if definition is None:
             return None
         template_name = _template_name(definition, source, problems)
@@ -312,7 +264,7 @@ class _Renderer:
         document = _rendered_document(text, source, template_display, problems)
         if not isinstance(document, dict):
             if document is not _INVALID:
-                problems.append(f"{source}: {template_display} rendered {_json_kind(document)}, not a job "
+                problems.append(f"{source}: {template_display} rendered {json_kind(document)}, not a job "
                                 "(a JSON object of pulumi_databricks.Job arguments)")
             return None
         settings, setting_problems = check_job_settings(document)
@@ -323,22 +275,6 @@ class _Renderer:
         collect_pool_refs(settings, "", self.pool_names, pools, setting_problems)
         problems.extend(f"{source}: {problem}" for problem in setting_problems)
         return (settings, frozenset(pools)) if not setting_problems else None
-
-    def _load_definition(self, path: Path, source: str, problems: list[str]) -> dict | None:
-        count = len(problems)
-        text = read_text(path, source=source, root=self.relative_to or path.parent, problems=problems)
-        if text is None:
-            return None
-        parse = parse_json if path.suffix.lower() == ".json" else parse_yaml
-        definition = parse(text, source=source, problems=problems)
-        if len(problems) > count:
-            return None
-        if not isinstance(definition, dict):
-            kind = "an empty file" if definition is None else _json_kind(definition)
-            problems.append(f"{source}: a job definition must be a mapping of keys (name, template, ...), "
-                            f"got {kind}")
-            return None
-        return definition
 
     def _pool_function(self, definition: Mapping[str, Any]) -> Callable[..., str]:
         def pool(name: str | None = None) -> str:
@@ -376,7 +312,7 @@ class _Renderer:
             return self.environment.get_template(name)
         except jinja2.TemplateSyntaxError as error:
             return self._template_error(error, name)
-        except _TemplateProblem as error:  # unreadable: a link out of templates/, a FIFO, too large
+        except UnreadableTemplate as error:  # a link out of templates/, a FIFO, too large
             return str(error)
         except jinja2.TemplateNotFound:
             available = sorted(
@@ -404,7 +340,7 @@ class _Renderer:
             frame = frame.tb_next
         if isinstance(error, jinja2.UndefinedError):
             return f"{location}: undefined: {error.message}"
-        if isinstance(error, _TemplateProblem):
+        if isinstance(error, _TemplateProblem | UnreadableTemplate):
             return f"{location}: {error}"
         if isinstance(error, jinja2.TemplateNotFound):
             return f"{location}: included template {shown(error.name)} not found"
@@ -455,18 +391,6 @@ def _rendered_document(text: str, source: str, template_display: str, problems: 
             where = f" at output line {position[0]}" if position[0] else ""
             problems.append(f"{source}: {template_display} rendered invalid JSON{where}: {message}")
     return _INVALID
-
-
-def _json_kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return f"the boolean {str(value).lower()}"
-    if isinstance(value, int | float):
-        return f"the number {shown(value)}"
-    if isinstance(value, str):
-        return f"the string {shown(value)}"
-    return "a list" if isinstance(value, list) else type(value).__name__
 
 
 def _template_name(definition: Mapping[str, Any], source: str, problems: list[str]) -> str | None:

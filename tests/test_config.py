@@ -116,7 +116,7 @@ def _engine(value):
          "Pulumi.bad.yaml: databricks-platform:workspaceSku: Input should be 'standard', 'premium' or 'trial'"),
         ("config:\n  databricks-platform:prefx: abc\n",
          "Pulumi.bad.yaml: databricks-platform:prefx: unknown key; did you mean 'prefix'?"),
-        ("config:\n  databricks-platform:tags: [1\n", "Pulumi.bad.yaml:3: not valid YAML"),
+        ("config:\n  databricks-platform:tags: [1\n", "Pulumi.bad.yaml:3:1: invalid YAML"),
     ],
     ids=["bad-type", "bad-value", "unknown-key", "bad-yaml"],
 )

@@ -156,7 +156,8 @@ class _Model(BaseModel):
     @field_validator("*", mode="after")
     @classmethod
     def _whole_text(cls, value: Any, info: ValidationInfo) -> Any:
-        return value if info.field_name == "job_variables" else _text_without_controls(value)
+        # job variables are free-form template input; the stage (the stack name) is checked on its own.
+        return value if info.field_name in ("job_variables", "stage") else _text_without_controls(value)
 
 
 class GitRepo(_Model):
@@ -240,7 +241,7 @@ def _default_pools() -> list[InstancePool]:
 class StageConfig(_Model):
     """Everything one stage declares, validated. Field docs live in Pulumi.yaml."""
 
-    stage: str
+    stage: str = Field(max_length=100_000)  # the stack name, checked (and reported) by parse_stage_config
     location: str = Field("westeurope", pattern=r"^[a-z0-9]+$")
     prefix: Annotated[str, AfterValidator(_prefix)] = "dbp"
     global_name_suffix: bool = False
@@ -353,7 +354,7 @@ def parse_stage_config(
     the validators that need a config (jobs, factory) can still report theirs in the same run; the
     caller raises before declaring anything.
     """
-    source = f"Pulumi.{stack}.yaml"
+    source = shown_name(f"Pulumi.{stack}.yaml")
     keys = config_keys()
     found: list[str] = []
     values: dict[str, Any] = {}

@@ -142,9 +142,6 @@ def _cluster_limits(cluster: Any, path: str, problems: list[str]) -> None:
             problems.append(f"{path}.autoscale: max_workers ({high}) must be greater than min_workers ({low})")
         if "num_workers" in cluster:
             problems.append(f"{path}: set num_workers or autoscale, not both")
-    minutes = cluster.get("autotermination_minutes")
-    if _is_int(minutes) and minutes != 0 and not 10 <= minutes <= 10_000:
-        problems.append(f"{path}.autotermination_minutes: must be 0 (never) or 10-10000 (got {minutes})")
     _tags(cluster.get("custom_tags"), f"{path}.custom_tags", MAX_CLUSTER_TAGS, problems)
 
 
@@ -244,21 +241,37 @@ def collect_pool_refs(value: Any, path: str, pool_names: frozenset[str] | None, 
                       problems: list[str]) -> None:
     """Record the pools the settings reference; a literal sentinel must still name a configured pool
     (``pool_names`` None: the pools' config is invalid and reported, so any name is taken as is)."""
+    _pool_refs(value, (path,) if path else (), pool_names, found, problems)
+
+
+def _pool_refs(value: Any, parts: tuple, pool_names: frozenset[str] | None, found: set[str],
+               problems: list[str]) -> None:
+    # The path is formatted only for a problem: this runs over every value of every job.
     if isinstance(value, str):
         if value.startswith(POOL_REF_PREFIX):
             name = value.removeprefix(POOL_REF_PREFIX)
             if pool_names is None or name in pool_names:
                 found.add(name)
             else:
-                problems.append(f"{path}: unknown pool {shown(name)}; configured pools: {_names(pool_names)}")
+                problems.append(f"{_path(parts)}: unknown pool {shown(name)}; configured pools: "
+                                f"{_names(pool_names)}")
         elif POOL_REF_PREFIX in value:
-            problems.append(f"{path}: a pool reference must be the whole value, not part of a string")
+            problems.append(f"{_path(parts)}: a pool reference must be the whole value, not part of a string")
     elif isinstance(value, dict):
         for key, item in value.items():
-            collect_pool_refs(item, key_path(path, key), pool_names, found, problems)
+            if isinstance(item, str | dict | list):
+                _pool_refs(item, (*parts, key), pool_names, found, problems)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            collect_pool_refs(item, f"{path}[{index}]", pool_names, found, problems)
+            if isinstance(item, str | dict | list):
+                _pool_refs(item, (*parts, index), pool_names, found, problems)
+
+
+def _path(parts: tuple) -> str:
+    path = ""
+    for part in parts:
+        path = key_path(path, part)
+    return path
 
 
 def _dicts(value: Any) -> list[dict]:

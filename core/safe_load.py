@@ -85,11 +85,10 @@ def read_text(
 
     ``source`` is how messages name the file (e.g. ``jobs/a.json``).
     """
-    path = Path(path)
     try:
-        real = path.resolve(strict=True)
+        real = os.path.realpath(path, strict=True)
     except FileNotFoundError:
-        problems.append(f"{source}: file not found" if not path.is_symlink()
+        problems.append(f"{source}: file not found" if not os.path.islink(path)
                         else f"{source}: is a symbolic link to a file that does not exist")
         return None
     except (OSError, RuntimeError):  # a symbolic link loop, a name too long, no permission
@@ -101,28 +100,35 @@ def read_text(
         return None
     try:
         mode = os.stat(real).st_mode
-    except OSError as error:
-        problems.append(f"{source}: cannot read: {error.strerror}")
-        return None
-    if not stat.S_ISREG(mode):
-        problems.append(f"{source}: is {_file_kind(mode)}, not a regular file; it is not read")
-        return None
-    try:
+        if not stat.S_ISREG(mode):
+            problems.append(f"{source}: is {_file_kind(mode)}, not a regular file; it is not read")
+            return None
         # O_NONBLOCK: were the file swapped for a FIFO since the check, opening must still not hang.
         descriptor = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as error:
         problems.append(f"{source}: cannot read: {error.strerror}")
         return None
-    with os.fdopen(descriptor, "rb") as file:
-        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
             problems.append(f"{source}: is not a regular file; it is not read")
             return None
-        data = file.read(max_bytes + 1)
-    if len(data) > max_bytes:
+        chunks, size = [], 0
+        while size <= max_bytes:
+            chunk = os.read(descriptor, max_bytes + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as error:
+        problems.append(f"{source}: cannot read: {error.strerror}")
+        return None
+    finally:
+        os.close(descriptor)
+    if size > max_bytes:
         problems.append(f"{source}: larger than {_size(max_bytes)}, far beyond any real file of this kind; "
                         "it is not read")
         return None
-    return decode_utf8(data, source=source, problems=problems)
+    return decode_utf8(b"".join(chunks), source=source, problems=problems)
 
 
 def decode_utf8(data: bytes, *, source: str, problems: list[str]) -> str | None:
@@ -140,11 +146,12 @@ def decode_utf8(data: bytes, *, source: str, problems: list[str]) -> str | None:
         return None
 
 
-def _is_inside(real: Path, root: Path) -> bool:
+def _is_inside(real: str, root: Path) -> bool:
     try:
-        return real.is_relative_to(Path(root).resolve())
+        real_root = os.path.realpath(root)
     except (OSError, RuntimeError):
         return False
+    return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
 
 
 def _file_kind(mode: int) -> str:
@@ -179,6 +186,8 @@ def read_yaml_document(
 # --- JSON -------------------------------------------------------------------------------------------
 
 _JSON_TOKENS = re.compile(r'\\.|["\[\]{}]', re.DOTALL)
+# Decoded text holds an unpaired surrogate only if the JSON wrote one as an escape.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 class _NonFinite(str):
@@ -210,13 +219,31 @@ def parse_json(text: str, *, source: str, problems: list[str], what: str = "JSON
 
     ``what`` names the text in messages (e.g. ``"JSON"``, or the output of a template).
     """
-    too_deep = _json_depth_exceeded(text)
+    too_deep = _json_depth_exceeded(text) if text.count("[") + text.count("{") > MAX_DEPTH else None
     if too_deep is not None:
         line = text.count("\n", 0, too_deep) + 1
         problems.append(f"{source}:{line}: invalid {what}: nested deeper than {MAX_DEPTH} levels")
         return None
+    suspicious: list[bool] = []  # set by the hooks: only then is the whole value walked for its paths
+
+    def pairs(items: list[tuple[str, Any]]) -> dict:
+        result = _object(items)
+        if isinstance(result, _Duplicates):
+            suspicious.append(True)
+        return result
+
+    def constant(name: str) -> _NonFinite:
+        suspicious.append(True)
+        return _NonFinite(name)
+
+    def number(literal: str) -> float:
+        value = float(literal)
+        if value - value != 0:  # 1e400 is infinite
+            suspicious.append(True)
+        return value
+
     try:
-        value = json.loads(text, object_pairs_hook=_object, parse_constant=_NonFinite)
+        value = json.loads(text, object_pairs_hook=pairs, parse_constant=constant, parse_float=number)
     except json.JSONDecodeError as error:
         problems.append(f"{source}:{error.lineno}:{error.colno}: invalid {what}: {error.msg}")
         return None
@@ -224,11 +251,12 @@ def parse_json(text: str, *, source: str, problems: list[str], what: str = "JSON
         problems.append(f"{source}: invalid {what}: a number has more digits than any system accepts")
         return None
     found: list[str] = []
-    checked = _check_json(value, "", found)
+    if suspicious or _SURROGATE_ESCAPE.search(text):
+        _check_json(value, "", found)
     if found:
         problems.extend(f"{source}: invalid {what}: {problem}" for problem in _capped(found))
         return None
-    return checked
+    return value
 
 
 def _json_depth_exceeded(text: str) -> int | None:
@@ -250,30 +278,42 @@ def _json_depth_exceeded(text: str) -> int | None:
     return None
 
 
-def _check_json(value: Any, path: str, found: list[str]) -> Any:
-    # Recursion is safe here: nesting was bounded before the text was parsed.
+def _check_json(value: Any, path: str, found: list[str]) -> None:
+    # Recursion is safe here: nesting was bounded before the text was parsed. Paths are built only for
+    # values that have something to report (this runs over every value of every definition).
     if isinstance(value, _NonFinite):
-        found.append(f"{_at(path)}{value} is not a JSON number; write a finite number")
+        found.append(f"{_at(_short(path))}{value} is not a JSON number; write a finite number")
     elif isinstance(value, float):
-        if not math.isfinite(value):
+        if value - value != 0:  # inf or nan
             found.append(f"{_at(path)}number too large")
     elif isinstance(value, str):
-        _check_text(value, path, found)
+        if not value.isascii():
+            _check_text(value, path, found)
     elif isinstance(value, list):
-        return [_check_json(item, f"{path}[{index}]", found) for index, item in enumerate(value)]
+        for index, item in enumerate(value):
+            if _needs_check(item):
+                _check_json(item, f"{path}[{index}]", found)
     elif isinstance(value, dict):
         for key in getattr(value, "duplicates", ()):
             found.append(f"duplicate key {shown(key)}{_in(_short(path))}")
-        result = {}
         for key, item in value.items():
-            _check_text(key, path, found)
-            result[key] = _check_json(item, key_path(path, key), found)
-        return result
-    return value
+            if not key.isascii():
+                _check_text(key, path, found)
+            if _needs_check(item):
+                _check_json(item, key_path(path, key), found)
+
+
+def _needs_check(value: Any) -> bool:
+    """Whether a value may hold something to report, decided without building its path."""
+    if isinstance(value, str):
+        return isinstance(value, _NonFinite) or not value.isascii()
+    if isinstance(value, float):
+        return value - value != 0
+    return isinstance(value, list | dict)
 
 
 def _check_text(text: str, path: str, found: list[str]) -> None:
-    if not text.isascii():
+    if not text.isascii():  # ASCII text cannot hold a surrogate
         try:
             text.encode("utf-8")
         except UnicodeEncodeError:

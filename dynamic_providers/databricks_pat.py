@@ -51,7 +51,8 @@ _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 _TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]*$")
 _HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$")
 _WORKSPACE_RESOURCE_ID = re.compile(
-    r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Databricks/workspaces/[^/]+$",
+    r"^/subscriptions/[^/\x00-\x20\x7f]+/resourceGroups/[^/\x00-\x20\x7f]+"
+    r"/providers/Microsoft\.Databricks/workspaces/[^/\x00-\x20\x7f]+$",
     re.IGNORECASE,
 )
 
@@ -103,7 +104,7 @@ def _authority_host(value: Any) -> str | None:
     value = value.strip().rstrip("/")
     if "://" in value:
         return _https_origin(value)
-    return value.lower() if _HOSTNAME.match(value) else None
+    return value.lower() if _HOSTNAME.fullmatch(value) else None
 
 
 def _checked(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[CheckFailure]]:
@@ -144,7 +145,7 @@ def _checked(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[CheckFailure
 
     if known("workspace_resource_id"):
         resource_id = inputs["workspace_resource_id"]
-        if not isinstance(resource_id, str) or not _WORKSPACE_RESOURCE_ID.match(resource_id):
+        if not isinstance(resource_id, str) or not _WORKSPACE_RESOURCE_ID.fullmatch(resource_id):
             failures.append(
                 CheckFailure(
                     "workspace_resource_id",
@@ -158,7 +159,7 @@ def _checked(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[CheckFailure
             CheckFailure("tenant_id", "tenant_id (the service principal's Entra ID tenant) is required")
         )
     elif known("tenant_id") and not (
-        isinstance(inputs["tenant_id"], str) and _TENANT.match(inputs["tenant_id"])
+        isinstance(inputs["tenant_id"], str) and _TENANT.fullmatch(inputs["tenant_id"])
     ):
         failures.append(
             CheckFailure(
@@ -171,7 +172,7 @@ def _checked(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[CheckFailure
             CheckFailure("client_id", "client_id (the service principal's application id) is required")
         )
     elif known("client_id") and not (
-        isinstance(inputs["client_id"], str) and _GUID.match(inputs["client_id"])
+        isinstance(inputs["client_id"], str) and _GUID.fullmatch(inputs["client_id"])
     ):
         failures.append(CheckFailure("client_id", f"client_id must be a GUID, got {inputs['client_id']!r}"))
 

@@ -139,3 +139,16 @@ def test_pulumi_config_left_in_a_shell_neither_leaks_into_the_plan_nor_is_blamed
         assert result.stderr.startswith("offline plan: ignoring PULUMI_CONFIG, PULUMI_CONFIG_DATABRICKS_PLATFORM_"
                                         "KEYVAULTPURGEPROTECTION from the environment")
         assert "Pulumi.test.yaml" not in result.stderr.split("; ")[0]
+
+
+@pytest.mark.parametrize("prop", ["workspace_resource_id", "tenant_id", "client_id"])
+@pytest.mark.parametrize("tail", ["\n", "\nx", " ", "\x00"])
+def test_the_pat_provider_validates_the_whole_input_not_a_prefix(prop, tail):
+    from dynamic_providers.databricks_pat import DatabricksPatProvider
+
+    inputs = {"workspace_url": "https://adb-1.1.azuredatabricks.net",
+              "workspace_resource_id": "/subscriptions/s/resourceGroups/g/providers/Microsoft.Databricks/workspaces/w",
+              "tenant_id": "00000000-0000-0000-0000-000000000000", "client_id": "00000000-0000-0000-0000-000000000001"}
+    assert DatabricksPatProvider().check({}, inputs).failures == []
+    result = DatabricksPatProvider().check({}, {**inputs, prop: inputs[prop] + tail})
+    assert [failure.property for failure in result.failures] == [prop]

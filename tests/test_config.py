@@ -6,7 +6,7 @@ import json
 
 import pytest
 import yaml
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.config import PROJECT, StageConfig, config_keys, parse_stage_config
@@ -410,3 +410,28 @@ def test_invalid_pools_are_unknown_in_the_stand_in(value):
     found: list[str] = []
     assert parse_stage_config({f"{PROJECT}:instancePools": value}, stack="test", problems=found).pool_names is None
     assert found
+
+
+# --- properties ----------------------------------------------------------------------------------------
+
+json_text = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=10,
+).map(json.dumps)
+engine_keys = st.sampled_from(sorted(config_keys())).map(lambda key: f"{PROJECT}:{key}") | st.text(max_size=30)
+engine_values = json_text | st.text(max_size=30) | st.sampled_from(["nan", "inf", "-1", "1e400", "[" * 200, "true"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(raw=st.dictionaries(engine_keys, engine_values, max_size=6), stack=st.sampled_from(["test", "dev", "Bad\n"]))
+def test_any_config_map_the_engine_can_hand_over_is_a_config_or_a_user_error(raw, stack):
+    try:
+        config = parse_stage_config(raw, stack=stack)
+    except UserError as error:
+        assert all(problem.startswith(("Pulumi.test.yaml: ", "Pulumi.dev.yaml: ", "'Pulumi.Bad\\n.yaml': "))
+                   and "\n" not in problem for problem in error.problems), error.problems
+    else:
+        assert config.stage == stack
+    found: list[str] = []
+    assert isinstance(parse_stage_config(raw, stack=stack, problems=found), StageConfig)

@@ -14,7 +14,8 @@ import difflib
 import ipaddress
 import re
 import typing
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -34,7 +35,7 @@ from pydantic.alias_generators import to_camel
 from core.config_namespaces import foreign_key_problem
 from core.errors import UserError, shown, shown_name
 from core.naming import PREFIX_PATTERN, STAGE_PATTERN
-from core.safe_load import parse_json
+from core.safe_load import parse_json, read_yaml_document
 
 PROJECT = "databricks-platform"
 
@@ -341,7 +342,8 @@ def _is_structured(annotation: Any) -> bool:
 
 
 def parse_stage_config(
-    raw: Mapping[str, Any], *, stack: str, secret_keys: Collection[str] = (), problems: list[str] | None = None
+    raw: Mapping[str, Any], *, stack: str, secret_keys: Collection[str] = (), problems: list[str] | None = None,
+    sources: Mapping[str, str] | None = None,
 ) -> StageConfig:
     """Validate raw config (``namespace:key`` -> string, as the engine passes it) for ``stack``.
 
@@ -349,12 +351,14 @@ def parse_stage_config(
     (credentials come from the environment), and a secret here would flow unmasked into resource
     inputs, so they are refused, and their values are never echoed.
 
-    Every problem names the stack file and key. Without ``problems``, they are raised as one UserError.
+    Every problem names the file and key: ``sources`` maps a key to the file that sets it (default: the
+    stack file). Without ``problems``, they are raised as one UserError.
     With it, they are appended and a stand-in config is returned (each bad key at its default), so that
     the validators that need a config (jobs, factory) can still report theirs in the same run; the
     caller raises before declaring anything.
     """
     source = shown_name(f"Pulumi.{stack}.yaml")
+    where = (lambda key: sources.get(key, source)) if sources is not None else (lambda key: source)
     keys = config_keys()
     found: list[str] = []
     values: dict[str, Any] = {}
@@ -370,35 +374,35 @@ def parse_stage_config(
         if namespace != PROJECT:
             problem = foreign_key_problem(full_key, project=PROJECT, project_keys=keys)
             if problem:
-                found.append(f"{source}: {problem}")
+                found.append(f"{where(full_key)}: {problem}")
             continue
         if key not in keys:
             close = _close_key(key, keys)
             hint = f"did you mean {close!r}? " if close else ""
             found.append(
-                f"{source}: {shown_name(full_key)}: unknown key; {hint}allowed keys are declared in Pulumi.yaml: "
-                + ", ".join(sorted(keys))
+                f"{where(full_key)}: {shown_name(full_key)}: unknown key; {hint}allowed keys are declared in "
+                "Pulumi.yaml: " + ", ".join(sorted(keys))
             )
             continue
         if full_key in secret_keys:
             found.append(
-                f"{source}: {full_key}: is set as a secret, but no setting of this program is one "
+                f"{where(full_key)}: {full_key}: is set as a secret, but no setting of this program is one "
                 "(credentials come from the environment); a secret here would reach resource inputs "
                 "unmasked. Set it in plain text, or keep the secret in Key Vault."
             )
             continue
         text = raw[full_key]
         if not isinstance(text, str):
-            found.append(f"{source}: {full_key}: the engine hands config over as text, got {shown(text)}")
+            found.append(f"{where(full_key)}: {full_key}: the engine hands config over as text, got {shown(text)}")
             continue
         if _is_structured(StageConfig.model_fields[keys[key]].annotation):
-            value = _parse_structured(text, f"{source}: {full_key}", found)
+            value = _parse_structured(text, f"{where(full_key)}: {full_key}", found)
             if value is not _INVALID:
                 values[key] = value
         else:
             values[key] = text
 
-    config = _validate(values, stack, source, found)
+    config = _validate(values, stack, source, found, where)
     if found and problems is None:
         raise UserError(found)
     if problems is not None:
@@ -430,11 +434,12 @@ def _close_key(key: str, keys: Collection[str]) -> str | None:
     return close[0] if close else None
 
 
-def _validate(values: dict[str, Any], stack: str, source: str, found: list[str]) -> StageConfig:
+def _validate(values: dict[str, Any], stack: str, source: str, found: list[str],
+              where: Callable[[str], str]) -> StageConfig:
     try:
         return StageConfig.model_validate({"stage": stack, **values})
     except ValidationError as error:
-        found.extend(_describe(error, source, values))
+        found.extend(_describe(error, source, values, where))
         bad = {str(item["loc"][0]) for item in error.errors() if item["loc"]}
     # A stand-in for the validators that run after this one: bad keys at their defaults, and pools that
     # failed a check across keys marked unknown (job definitions then do not repeat the pool problem).
@@ -452,7 +457,8 @@ def _validate(values: dict[str, Any], stack: str, source: str, found: list[str])
     return config
 
 
-def _describe(error: ValidationError, source: str, values: Mapping[str, Any]) -> list[str]:
+def _describe(error: ValidationError, source: str, values: Mapping[str, Any],
+              where: Callable[[str], str]) -> list[str]:
     problems = []
     for item in error.errors(include_url=False):
         location = item["loc"]
@@ -465,7 +471,7 @@ def _describe(error: ValidationError, source: str, values: Mapping[str, Any]) ->
         message = item["msg"].removeprefix("Value error, ")
         given = values.get(key)
         got = f" (got {shown(given)})" if given is not None and not isinstance(given, dict | list) else ""
-        problems.append(f"{source}: {PROJECT}:{path}: {message}{got}")
+        problems.append(f"{where(f'{PROJECT}:{key}')}: {PROJECT}:{path}: {message}{got}")
     return problems
 
 
@@ -482,4 +488,34 @@ def load_stage_config(problems: list[str] | None = None) -> StageConfig:
 
     raw = dict(pulumi.runtime.config.CONFIG.get())
     secret_keys = {key for key in raw if pulumi.runtime.is_config_secret(key)}
-    return parse_stage_config(raw, stack=pulumi.get_stack(), secret_keys=secret_keys, problems=problems)
+    stack = pulumi.get_stack()
+    return parse_stage_config(raw, stack=stack, secret_keys=secret_keys, problems=problems,
+                              sources=config_sources(Path.cwd(), stack, raw))
+
+
+def config_sources(project_dir: Path, stack: str, raw: Collection[str]) -> dict[str, str]:
+    """Which file sets each key of the engine's map, so that a problem names the file to fix.
+
+    The engine merges Pulumi.yaml, Pulumi.<stack>.yaml and any ESC environment the stack imports into one
+    map; a key found in neither file came from elsewhere, and its messages say so. Unreadable files name
+    no source here (their own reader reports them).
+    """
+    unread: list[str] = []
+    project = read_yaml_document(project_dir / "Pulumi.yaml", source="Pulumi.yaml", root=project_dir,
+                                 problems=unread)
+    project = project if isinstance(project, dict) else {}
+    stack_dir = project.get("stackConfigDir") if isinstance(project.get("stackConfigDir"), str) else "."
+    stack_name = f"Pulumi.{stack}.yaml"
+    stack_file = read_yaml_document(project_dir / stack_dir / stack_name, source=stack_name, root=project_dir,
+                                    problems=unread)
+    if unread or not isinstance(stack_file, dict):
+        return {}
+
+    def keys(section: Any) -> set[str]:
+        return {key if ":" in key else f"{PROJECT}:{key}" for key in section} if isinstance(section, dict) else set()
+
+    in_stack, in_project = keys(stack_file.get("config")), keys(project.get("config"))
+    elsewhere = f"config of stack {shown_name(stack)} (not set in {shown_name(stack_name)} or Pulumi.yaml: an " \
+                "environment the stack imports?)"
+    return {key: stack_name if key in in_stack else "Pulumi.yaml" if key in in_project else elsewhere
+            for key in raw}

@@ -435,3 +435,30 @@ def test_any_config_map_the_engine_can_hand_over_is_a_config_or_a_user_error(raw
         assert config.stage == stack
     found: list[str] = []
     assert isinstance(parse_stage_config(raw, stack=stack, problems=found), StageConfig)
+
+
+def test_each_problem_names_the_file_that_sets_the_key(tmp_path):
+    from core.config import config_sources
+
+    (tmp_path / "Pulumi.yaml").write_text("name: p\nconfig:\n  prefix:\n    default: Bad\n  aws:region: x\n")
+    (tmp_path / "Pulumi.test.yaml").write_text("config:\n  location: West Europe\n")
+    raw = {f"{PROJECT}:prefix": "Bad", f"{PROJECT}:location": "West Europe", "aws:region": "x",
+           f"{PROJECT}:fromEsc": "1"}
+    sources = config_sources(tmp_path, "test", raw)
+    with pytest.raises(UserError) as caught:
+        parse_stage_config(raw, stack="test", sources=sources)
+    found = caught.value.problems
+    assert any(problem.startswith(f"Pulumi.yaml: {PROJECT}:prefix: ") for problem in found), found
+    assert any(problem.startswith("Pulumi.yaml: aws:region: namespace aws") for problem in found), found
+    assert any(problem.startswith(f"Pulumi.test.yaml: {PROJECT}:location: ") for problem in found), found
+    assert any(problem.startswith(f"config of stack test (not set in Pulumi.test.yaml or Pulumi.yaml: an environment "
+                                  f"the stack imports?): {PROJECT}:fromEsc: unknown key") for problem in found), found
+
+
+def test_a_stack_file_in_stack_config_dir_is_found(tmp_path):
+    from core.config import config_sources
+
+    (tmp_path / "Pulumi.yaml").write_text("name: p\nstackConfigDir: stacks\n")
+    (tmp_path / "stacks").mkdir()
+    (tmp_path / "stacks" / "Pulumi.test.yaml").write_text("config:\n  databricks-platform:prefix: x\n")
+    assert config_sources(tmp_path, "test", [f"{PROJECT}:prefix"]) == {f"{PROJECT}:prefix": "Pulumi.test.yaml"}

@@ -11,7 +11,6 @@ the azure-native or databricks provider does not have.
 from __future__ import annotations
 
 import difflib
-import ipaddress
 import re
 import typing
 from collections.abc import Callable, Collection, Mapping
@@ -33,6 +32,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from core.config_namespaces import foreign_key_problem
+from core.config_rules import checked_tags, https_url, ip_range, text_without_controls
 from core.errors import UserError, shown, shown_name
 from core.naming import PREFIX_PATTERN, STAGE_PATTERN
 from core.safe_load import parse_json, read_yaml_document
@@ -40,17 +40,6 @@ from core.safe_load import parse_json, read_yaml_document
 PROJECT = "databricks-platform"
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-# Control characters (a trailing newline!) and unpaired surrogates are never part of a setting.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
-# Tags the program puts on every resource; a stack's tags may not override them (Azure compares tag
-# names case-insensitively, so neither may `Stage`).
-RESERVED_TAGS = ("project", "stage", "managed-by")
-# Azure: 50 tags per resource, names 1-512 characters without <>%&\?/ and not starting with azure,
-# microsoft or windows, values up to 256. Databricks pools and clusters take at most 45 custom tags, and
-# pools carry all of the stage's tags, so 45 is the cap (the reserved tags included).
-MAX_TAGS = 45
-_TAG_NAME_FORBIDDEN = set('<>%&\\?/')
-_TAG_NAME_RESERVED_PREFIXES = ("azure", "microsoft", "windows")
 
 
 def _prefix(value: str) -> str:
@@ -59,84 +48,10 @@ def _prefix(value: str) -> str:
     return value
 
 
-def _ip_range(value: str) -> str:
-    """An IPv4 address or CIDR range as ARM stores it: ``a.b.c.d/n`` with no host bits, /32 as the bare address."""
-    try:
-        network = ipaddress.ip_network(value, strict=False)
-    except ValueError:
-        raise ValueError("must be an IPv4 address or CIDR range, e.g. 203.0.113.0/24 or 203.0.113.5") from None
-    if network.version != 4:
-        raise ValueError("Key Vault's firewall accepts IPv4 addresses and ranges only")
-    canonical = str(network.network_address) if network.prefixlen == 32 else str(network)
-    if value in (canonical, f"{canonical}/32"):
-        # ARM answers a /32 rule with the bare address; writing it bare keeps every `up` free of a diff.
-        return canonical
-    if "/" in value and ipaddress.ip_address(value.split("/")[0]) != network.network_address:
-        raise ValueError(f"has host bits set; did you mean {canonical!r}?")
-    raise ValueError(f"is not in the form ARM stores; write {canonical!r}")
-
-
 def _uuid(value: str) -> str:
     if not _UUID.fullmatch(value):
         raise ValueError("must be a GUID, e.g. 00000000-0000-0000-0000-000000000000")
     return value.lower()
-
-
-def _tags(value: dict[str, str]) -> dict[str, str]:
-    problems = []
-    seen: dict[str, str] = {}
-    for name, tag_value in value.items():
-        lowered = name.lower()
-        if lowered in RESERVED_TAGS:
-            problems.append(f"tag {shown(name)} is set by the program on every resource (project, stage, "
-                            "managed-by) and cannot be overridden")
-        elif not name or len(name) > 512 or _TAG_NAME_FORBIDDEN & set(name) or _CONTROL.search(name):
-            problems.append(f"tag name {shown(name)} must be 1-512 characters without any of <>%&\\?/ or "
-                            "control characters")
-        elif lowered.startswith(_TAG_NAME_RESERVED_PREFIXES):
-            problems.append(f"tag name {shown(name)} starts with a prefix Azure reserves (azure, microsoft, "
-                            "windows)")
-        elif lowered in seen:
-            problems.append(f"tags {shown(seen[lowered])} and {shown(name)} are the same tag to Azure, which "
-                            "compares tag names case-insensitively")
-        seen.setdefault(lowered, name)
-        if len(tag_value) > 256 or _CONTROL.search(tag_value):
-            problems.append(f"tag {shown(name)} has a value longer than 256 characters or with control "
-                            f"characters (got {shown(tag_value)})")
-    if len(value) + len(RESERVED_TAGS) > MAX_TAGS:
-        problems.append(f"{len(value)} tags plus the {len(RESERVED_TAGS)} the program sets is more than "
-                        f"{MAX_TAGS}, the most a Databricks pool or cluster accepts (Azure allows 50)")
-    if problems:
-        raise ValueError("; ".join(problems))
-    return value
-
-
-def _text_without_controls(value: Any) -> Any:
-    """Every string in a setting is checked whole: `dbp\\n` is not a prefix, whatever a pattern says."""
-    for text in _strings(value):
-        if _CONTROL.search(text):
-            raise ValueError(f"must not contain control characters such as a newline (got {shown(text)})")
-    return value
-
-
-def _strings(value: Any) -> list[str]:
-    found, pending = [], [value]
-    while pending:  # no recursion: nesting is bounded by the loaders, but a list is cheap enough
-        item = pending.pop()
-        if isinstance(item, str):
-            found.append(item)
-        elif isinstance(item, dict):
-            pending.extend(item.keys())
-            pending.extend(item.values())
-        elif isinstance(item, list | tuple):
-            pending.extend(item)
-    return found
-
-
-def _https_url(value: str) -> str:
-    if not re.fullmatch(r"https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%!$&'()*+,;=:@/-]*)?", value):
-        raise ValueError("must be an https URL, e.g. https://github.contoso.com")
-    return value
 
 
 # Pulumi.yaml cannot default a key to null (it would be required): "" or {} there means "not set".
@@ -158,7 +73,7 @@ class _Model(BaseModel):
     @classmethod
     def _whole_text(cls, value: Any, info: ValidationInfo) -> Any:
         # job variables are free-form template input; the stage (the stack name) is checked on its own.
-        return value if info.field_name in ("job_variables", "stage") else _text_without_controls(value)
+        return value if info.field_name in ("job_variables", "stage") else text_without_controls(value)
 
 
 class GitRepo(_Model):
@@ -171,7 +86,7 @@ class GitRepo(_Model):
     root_folder: str = Field("/", pattern=r"^/")
     project_name: str | None = None
     tenant_id: Guid | None = None
-    host_name: Annotated[str, AfterValidator(_https_url)] | None = None
+    host_name: Annotated[str, AfterValidator(https_url)] | None = None
 
     @model_validator(mode="after")
     def _fits_its_host(self) -> GitRepo:
@@ -246,14 +161,14 @@ class StageConfig(_Model):
     location: str = Field("westeurope", pattern=r"^[a-z0-9]+$")
     prefix: Annotated[str, AfterValidator(_prefix)] = "dbp"
     global_name_suffix: bool = False
-    tags: Annotated[dict[str, str], AfterValidator(_tags)] = Field(default_factory=dict)
+    tags: Annotated[dict[str, str], AfterValidator(checked_tags)] = Field(default_factory=dict)
     workspace_sku: Literal["standard", "premium", "trial"] = "premium"
     workspace_no_public_ip: bool = True
     key_vault_sku: Literal["standard", "premium"] = "standard"
     key_vault_soft_delete_retention_days: int = Field(90, ge=7, le=90)
     key_vault_purge_protection: bool = True
     key_vault_network_default_action: Literal["Allow", "Deny"] = "Allow"
-    key_vault_allowed_ip_ranges: list[Annotated[str, AfterValidator(_ip_range)]] = Field(
+    key_vault_allowed_ip_ranges: list[Annotated[str, AfterValidator(ip_range)]] = Field(
         default_factory=list
     )
     deployer_principal_type: Literal["ServicePrincipal", "User", "Group"] = "ServicePrincipal"

@@ -222,13 +222,16 @@ class _Renderer:
         self.users: dict[str, list[str]] = defaultdict(list)  # broken template name → definitions using it
 
     def display(self, path: Path, base_dir: Path) -> str:
-        """How a path is shown in messages: relative to ``relative_to``, else starting at ``base_dir``."""
+        """How a path is shown in messages: relative to ``relative_to``, else starting at ``base_dir``; a
+        name with a newline or another unprintable character is quoted, so a problem stays one line."""
         try:
             if self.relative_to is not None:
-                return path.absolute().relative_to(Path(self.relative_to).absolute()).as_posix()
-            return (Path(base_dir.name) / path.relative_to(base_dir)).as_posix()
+                text = path.absolute().relative_to(Path(self.relative_to).absolute()).as_posix()
+            else:
+                text = (Path(base_dir.name) / path.relative_to(base_dir)).as_posix()
         except ValueError:
-            return path.as_posix()
+            text = path.as_posix()
+        return text if text.isprintable() else repr(text)
 
     def render(self, path: Path, source: str, jobs_dir: Path, problems: list[str]
                ) -> tuple[dict, frozenset[str]] | None:

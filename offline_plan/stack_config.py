@@ -122,7 +122,7 @@ def load_stack_config(program_dir: Path, stack: str) -> StackConfig:
     project = project_file["name"]
 
     stack_path = program_dir / f"Pulumi.{stack}.yaml"
-    source = stack_path.name
+    source = safe_load.shown_name(stack_path.name)
     if not stack_path.exists() and not stack_path.is_symlink():
         known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in program_dir.glob("Pulumi.*.yaml"))
         raise StackConfigError(f"{source}: no such stack file; stacks here: {', '.join(known) or 'none'}")

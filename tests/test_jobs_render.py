@@ -757,3 +757,8 @@ def test_documented_databricks_limits_fail_at_render_time_not_at_up(tmp_path, ex
     if extra.startswith('"name"'):
         template = template.replace('"name": {{ job.name | tojson }}, ', "", 1)
     assert message in one_problem(tmp_path, custom(template))
+
+
+def test_a_file_name_with_a_newline_is_quoted_so_each_problem_stays_one_line(tmp_path):
+    problem = one_problem(tmp_path, {"jobs/bad\nname.json": "{"})
+    assert problem.startswith("'jobs/bad\\nname.json':1:2: invalid JSON") and "\n" not in problem

@@ -16,25 +16,32 @@ from components.instance_pools import InstancePools, InstancePoolsArgs
 from components.key_vault import KeyVault, KeyVaultArgs
 from components.workspace_access import WorkspaceAccess, WorkspaceAccessArgs
 from core.config import PROJECT, load_stage_config
+from core.errors import raise_problems
 from core.jobs import render_jobs
 from core.naming import stage_names
 from dynamic_providers.databricks_pat import DatabricksPat, DatabricksPatArgs
 
 HERE = Path(__file__).parent
 
-config = load_stage_config()
-names = stage_names(
-    project=PROJECT, prefix=config.prefix, stage=config.stage, unique_suffix=config.global_name_suffix
-)
-# Job definitions are validated with the config, before any resource is declared.
+# 0. Validate everything the stage reads before declaring anything; every problem of the run (config,
+#    job definitions and templates, ...) is reported together, one line each.
+problems: list[str] = []
+config = load_stage_config(problems)
 jobs = render_jobs(
     HERE / "jobs",
     HERE / "templates",
     stage=config.stage,
     variables=config.template_variables,
-    pool_names=[pool.name for pool in config.instance_pools],
+    pool_names=config.pool_names,
+    pool_capacities=config.pool_capacities,
     default_pool=config.jobs_default_pool,
     relative_to=HERE,
+    problems=problems,
+)
+# Further validators append to `problems` here, e.g. the factory/ definitions.
+raise_problems(problems)
+names = stage_names(
+    project=PROJECT, prefix=config.prefix, stage=config.stage, unique_suffix=config.global_name_suffix
 )
 tags = config.all_tags
 # The deploying identity (service principal, managed identity or `az login` user).

@@ -13,6 +13,7 @@ from pulumi.dynamic import CheckFailure
 from pulumi.runtime.rpc import UNKNOWN, unwrap_rpc_secret
 
 from clients.identity import CREDENTIAL_KINDS
+from core.safe_load import shown
 
 DEFAULT_CREDENTIAL = "environment"
 DEFAULT_LIFETIME_DAYS = 90
@@ -48,7 +49,8 @@ _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 _TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]*$")
 _HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$")
 _WORKSPACE_RESOURCE_ID = re.compile(
-    r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Databricks/workspaces/[^/]+$",
+    r"^/subscriptions/[^/\x00-\x20\x7f]+/resourceGroups/[^/\x00-\x20\x7f]+"
+    r"/providers/Microsoft\.Databricks/workspaces/[^/\x00-\x20\x7f]+$",
     re.IGNORECASE,
 )
 
@@ -91,7 +93,7 @@ def _authority_host(value: Any) -> str | None:
     value = value.strip().rstrip("/")
     if "://" in value:
         return _https_origin(value)
-    return value.lower() if _HOSTNAME.match(value) else None
+    return value.lower() if _HOSTNAME.fullmatch(value) else None
 
 
 def checked_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[CheckFailure]]:
@@ -123,7 +125,7 @@ def checked_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[CheckF
                 CheckFailure(
                     "workspace_url",
                     "workspace_url must be an https URL of a workspace such as "
-                    f"https://adb-….azuredatabricks.net, got {inputs['workspace_url']!r}",
+                    f"https://adb-….azuredatabricks.net, got {shown(inputs['workspace_url'])}",
                 )
             )
         else:
@@ -131,12 +133,12 @@ def checked_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[CheckF
 
     if known("workspace_resource_id"):
         resource_id = inputs["workspace_resource_id"]
-        if not isinstance(resource_id, str) or not _WORKSPACE_RESOURCE_ID.match(resource_id):
+        if not isinstance(resource_id, str) or not _WORKSPACE_RESOURCE_ID.fullmatch(resource_id):
             failures.append(
                 CheckFailure(
                     "workspace_resource_id",
                     "workspace_resource_id must be the workspace's ARM id, /subscriptions/…/resourceGroups/…"
-                    f"/providers/Microsoft.Databricks/workspaces/…, got {resource_id!r}",
+                    f"/providers/Microsoft.Databricks/workspaces/…, got {shown(resource_id)}",
                 )
             )
 
@@ -145,11 +147,11 @@ def checked_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[CheckF
             CheckFailure("tenant_id", "tenant_id (the service principal's Entra ID tenant) is required")
         )
     elif known("tenant_id") and not (
-        isinstance(inputs["tenant_id"], str) and _TENANT.match(inputs["tenant_id"])
+        isinstance(inputs["tenant_id"], str) and _TENANT.fullmatch(inputs["tenant_id"])
     ):
         failures.append(
             CheckFailure(
-                "tenant_id", f"tenant_id must be a tenant GUID or domain, got {inputs['tenant_id']!r}"
+                "tenant_id", f"tenant_id must be a tenant GUID or domain, got {shown(inputs['tenant_id'])}"
             )
         )
 
@@ -158,15 +160,15 @@ def checked_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[CheckF
             CheckFailure("client_id", "client_id (the service principal's application id) is required")
         )
     elif known("client_id") and not (
-        isinstance(inputs["client_id"], str) and _GUID.match(inputs["client_id"])
+        isinstance(inputs["client_id"], str) and _GUID.fullmatch(inputs["client_id"])
     ):
-        failures.append(CheckFailure("client_id", f"client_id must be a GUID, got {inputs['client_id']!r}"))
+        failures.append(CheckFailure("client_id", f"client_id must be a GUID, got {shown(inputs['client_id'])}"))
 
     if known("credential") and inputs["credential"] not in CREDENTIAL_KINDS:
         failures.append(
             CheckFailure(
                 "credential",
-                f"credential must be one of {', '.join(CREDENTIAL_KINDS)}, got {inputs['credential']!r}",
+                f"credential must be one of {', '.join(CREDENTIAL_KINDS)}, got {shown(inputs['credential'])}",
             )
         )
 
@@ -177,7 +179,7 @@ def checked_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[CheckF
                 CheckFailure(
                     "azure_authority_host",
                     "azure_authority_host must be a host such as login.microsoftonline.us or an https URL, "
-                    f"got {inputs['azure_authority_host']!r}",
+                    f"got {shown(inputs['azure_authority_host'])}",
                 )
             )
         else:
@@ -191,7 +193,7 @@ def checked_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[CheckF
                 CheckFailure(
                     "lifetime_days",
                     f"lifetime_days must be a whole number from 1 to {MAX_LIFETIME_DAYS} "
-                    f"(a token must expire), got {inputs['lifetime_days']!r}",
+                    f"(a token must expire), got {shown(inputs['lifetime_days'])}",
                 )
             )
             lifetime = None
@@ -205,7 +207,7 @@ def checked_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[CheckF
                 CheckFailure(
                     "rotate_before_days",
                     "rotate_before_days must be a whole number of days, 0 or more, "
-                    f"got {inputs['rotate_before_days']!r}",
+                    f"got {shown(inputs['rotate_before_days'])}",
                 )
             )
         elif lifetime is not None and rotate >= lifetime:
@@ -220,6 +222,6 @@ def checked_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[CheckF
             inputs["rotate_before_days"] = rotate
 
     if known("comment") and not isinstance(inputs["comment"], str):
-        failures.append(CheckFailure("comment", f"comment must be a string, got {inputs['comment']!r}"))
+        failures.append(CheckFailure("comment", f"comment must be a string, got {shown(inputs['comment'])}"))
 
     return inputs, failures

@@ -16,7 +16,7 @@ from typing import Any
 from google.protobuf import json_format
 
 from offline_plan.render import engine_urn
-from offline_plan.stack_config import load_stack_config
+from offline_plan.stack_config import ignore_shell_config, load_stack_config
 from offline_plan.standins import PlanMocks
 
 # Markers of Pulumi's wire format (sdk/python/lib/pulumi/runtime/rpc.py).
@@ -176,6 +176,10 @@ def plan_program(program_dir: Path, stack: str, *, fill_computed: bool = False) 
 
     program_dir = program_dir.resolve()
     stack_config = load_stack_config(program_dir, stack)
+    ignored = ignore_shell_config(os.environ)
+    if ignored:
+        print(f"offline plan: ignoring {', '.join(ignored)} from the environment; the plan reads "
+              f"Pulumi.yaml and Pulumi.{stack}.yaml only", file=sys.stderr)
     pulumi.runtime.set_all_config(stack_config.config, stack_config.secret_keys)
 
     recording = Recording()

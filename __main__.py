@@ -16,6 +16,7 @@ from components.instance_pools import InstancePools, InstancePoolsArgs
 from components.key_vault import KeyVault, KeyVaultArgs
 from components.workspace_access import WorkspaceAccess, WorkspaceAccessArgs
 from core.config import PROJECT, load_stage_config
+from core.job_settings import apply_job_defaults
 from core.jobs import render_jobs
 from core.naming import stage_names
 from dynamic_providers.databricks_pat import DatabricksPat, DatabricksPatArgs
@@ -26,8 +27,9 @@ config = load_stage_config()
 names = stage_names(
     project=PROJECT, prefix=config.prefix, stage=config.stage, unique_suffix=config.global_name_suffix
 )
-# Job definitions are validated with the config, before any resource is declared.
-jobs = render_jobs(
+# Job definitions are validated with the config, before any resource is declared; each job gets the
+# stage's job settings where its definition sets none.
+rendered_jobs = render_jobs(
     HERE / "jobs",
     HERE / "templates",
     stage=config.stage,
@@ -36,6 +38,7 @@ jobs = render_jobs(
     default_pool=config.jobs_default_pool,
     relative_to=HERE,
 )
+jobs = apply_job_defaults(rendered_jobs, config.job_defaults)
 tags = config.all_tags
 # The deploying identity (service principal, managed identity or `az login` user).
 client = authorization.get_client_config_output()

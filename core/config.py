@@ -28,11 +28,13 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from core.errors import UserError
+from core.job_settings import JobDefaults
 from core.naming import PREFIX_PATTERN, STAGE_PATTERN
 
 PROJECT = "databricks-platform"
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Azure rejects these characters in tag names.
 _TAG_NAME_FORBIDDEN = set('<>%&\\?/')
 
@@ -63,6 +65,12 @@ def _tags(value: dict[str, str]) -> dict[str, str]:
             raise ValueError(f"tag name {name!r} must be 1-512 characters without any of <>%&\\?/")
         if len(tag_value) > 256:
             raise ValueError(f"tag {name!r} has a value longer than 256 characters")
+    return value
+
+
+def _email(value: str) -> str:
+    if not _EMAIL.match(value):
+        raise ValueError(f"{value!r} is not an e-mail address")
     return value
 
 
@@ -187,6 +195,11 @@ class StageConfig(_Model):
     job_variables: dict[str, Any] = Field(default_factory=lambda: {"spark_version": "15.4.x-scala2.12"})
     job_schedule_pause_status: Literal["PAUSED", "UNPAUSED"] = "UNPAUSED"
     data_factory_git_repo: Annotated[GitRepo | None, UNSET_AS_NONE] = None
+    jobs_queue: bool = True
+    jobs_max_concurrent_runs: int = Field(1, ge=1, le=1000)
+    jobs_timeout_seconds: int = Field(14400, ge=0)
+    jobs_failure_emails: list[Annotated[str, AfterValidator(_email)]] = Field(default_factory=list)
+    jobs_edit_mode: Literal["UI_LOCKED", "EDITABLE"] = "UI_LOCKED"
 
     @model_validator(mode="after")
     def _consistent(self) -> StageConfig:
@@ -209,6 +222,17 @@ class StageConfig(_Model):
         if len(set(applications)) != len(applications):
             raise ValueError("workspacePrincipals: each applicationId may appear once")
         return self
+
+    @property
+    def job_defaults(self) -> JobDefaults:
+        """What every job of the stage gets unless its definition sets it."""
+        return JobDefaults(
+            queue=self.jobs_queue,
+            max_concurrent_runs=self.jobs_max_concurrent_runs,
+            timeout_seconds=self.jobs_timeout_seconds,
+            failure_emails=tuple(self.jobs_failure_emails),
+            edit_mode=self.jobs_edit_mode,
+        )
 
     @property
     def template_variables(self) -> dict[str, Any]:

@@ -28,7 +28,9 @@ POOL_REF_PREFIX = "databricks-platform:pool/"
 DEFAULT_TEMPLATE = "notebook_job.json.j2"
 DEFINITION_SUFFIXES = (".json", ".yaml", ".yml")
 # Keys the default template understands, besides par_<x>/par_<x>_val pairs (the db-dsc-jobs format).
-DEFAULT_TEMPLATE_KEYS = ("name", "workers", "notebookpath", "description", "pool", "template")
+# max_concurrent_runs and timeout_seconds override the stage's job settings (core.job_settings).
+DEFAULT_TEMPLATE_KEYS = ("name", "workers", "notebookpath", "description", "pool", "template",
+                         "max_concurrent_runs", "timeout_seconds")
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,11 @@ from components.databricks_provider import WorkspaceProviderArgs, workspace_prov
 from components.databricks_workspace import DatabricksWorkspace, DatabricksWorkspaceArgs
 from components.instance_pools import InstancePools, InstancePoolsArgs
 from components.key_vault import KeyVault, KeyVaultArgs
+from components.notebooks import Notebooks, NotebooksArgs
 from components.workspace_access import WorkspaceAccess, WorkspaceAccessArgs
 from core.config import PROJECT, load_stage_config
-from core.job_settings import apply_job_defaults
-from core.jobs import render_jobs
 from core.naming import stage_names
+from core.workspace_content import load_workspace_content
 from dynamic_providers.databricks_pat import DatabricksPat, DatabricksPatArgs
 
 HERE = Path(__file__).parent
@@ -27,18 +27,11 @@ config = load_stage_config()
 names = stage_names(
     project=PROJECT, prefix=config.prefix, stage=config.stage, unique_suffix=config.global_name_suffix
 )
-# Job definitions are validated with the config, before any resource is declared; each job gets the
-# stage's job settings where its definition sets none.
-rendered_jobs = render_jobs(
-    HERE / "jobs",
-    HERE / "templates",
-    stage=config.stage,
-    variables=config.template_variables,
-    pool_names=[pool.name for pool in config.instance_pools],
-    default_pool=config.jobs_default_pool,
-    relative_to=HERE,
+# Job definitions and notebooks are validated with the config, before any resource is declared.
+content = load_workspace_content(
+    jobs_dir=HERE / "jobs", templates_dir=HERE / "templates", notebooks_dir=HERE / "notebooks",
+    config=config, relative_to=HERE,
 )
-jobs = apply_job_defaults(rendered_jobs, config.job_defaults)
 tags = config.all_tags
 # The deploying identity (service principal, managed identity or `az login` user).
 client = authorization.get_client_config_output()
@@ -126,9 +119,13 @@ pools = InstancePools(
     InstancePoolsArgs(pools=config.instance_pools, provider=databricks_provider, vault=vault, tags=tags),
 )
 
-# 6. Jobs from jobs/ through templates/, job clusters on the pools.
+# 6. Notebooks from notebooks/, and the jobs from jobs/ that run them, job clusters on the pools.
+notebooks = Notebooks("notebooks", NotebooksArgs(notebooks=content.notebooks, provider=databricks_provider))
 databricks_jobs = DatabricksJobs(
-    "jobs", DatabricksJobsArgs(jobs=jobs, pool_ids=pools.pool_ids, provider=databricks_provider)
+    "jobs",
+    DatabricksJobsArgs(
+        jobs=content.jobs, pool_ids=pools.pool_ids, provider=databricks_provider, notebooks=notebooks.resources
+    ),
 )
 
 # 7. Data Factory with a managed identity that may only read the vault.

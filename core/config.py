@@ -68,6 +68,13 @@ def _tags(value: dict[str, str]) -> dict[str, str]:
     return value
 
 
+def _workspace_path(value: str) -> str:
+    segments = value.split("/")
+    if not value.startswith("/") or len(segments) < 2 or any(s in ("", ".", "..") for s in segments[1:]):
+        raise ValueError("must be an absolute workspace path without a trailing '/', '.' or '..', e.g. /Shared")
+    return value
+
+
 def _email(value: str) -> str:
     if not _EMAIL.match(value):
         raise ValueError(f"{value!r} is not an e-mail address")
@@ -195,6 +202,8 @@ class StageConfig(_Model):
     job_variables: dict[str, Any] = Field(default_factory=lambda: {"spark_version": "15.4.x-scala2.12"})
     job_schedule_pause_status: Literal["PAUSED", "UNPAUSED"] = "UNPAUSED"
     data_factory_git_repo: Annotated[GitRepo | None, UNSET_AS_NONE] = None
+    notebooks_root: Annotated[str, AfterValidator(_workspace_path)] = "/Shared"
+    external_notebooks: list[Annotated[str, AfterValidator(_workspace_path)]] = Field(default_factory=list)
     jobs_queue: bool = True
     jobs_max_concurrent_runs: int = Field(1, ge=1, le=1000)
     jobs_timeout_seconds: int = Field(14400, ge=0)

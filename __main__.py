@@ -16,6 +16,7 @@ from components.instance_pools import InstancePools, InstancePoolsArgs
 from components.key_vault import KeyVault, KeyVaultArgs
 from components.notebooks import Notebooks, NotebooksArgs
 from components.workspace_access import WorkspaceAccess, WorkspaceAccessArgs
+from components.workspace_settings import WorkspaceSettings, WorkspaceSettingsArgs
 from core.config import PROJECT, load_stage_config
 from core.naming import stage_names
 from core.workspace_content import load_workspace_content
@@ -91,6 +92,16 @@ access = WorkspaceAccess(
     "access", WorkspaceAccessArgs(principals=config.workspace_principals, provider=databricks_provider)
 )
 
+# 3b. Token settings: new tokens are capped in lifetime, so the PAT is minted after the cap is set.
+workspace_settings = WorkspaceSettings(
+    "workspace-settings",
+    WorkspaceSettingsArgs(
+        max_token_lifetime_days=config.workspace_max_token_lifetime_days,
+        token_users=config.workspace_token_users,
+        provider=databricks_provider,
+    ),
+)
+
 # 4. A Databricks PAT for the deploying principal, rotated before expiry, kept only in Key Vault.
 pat = DatabricksPat(
     "databricks-pat",
@@ -104,7 +115,10 @@ pat = DatabricksPat(
         rotate_before_days=config.pat_rotate_before_days,
         azure_authority_host=config.azure_authority_host,
     ),
+    opts=pulumi.ResourceOptions(depends_on=[workspace_settings.workspace_conf]),
 )
+# Only admins (the deploying principal among them) and the configured principals may create tokens.
+workspace_settings.restrict_token_use(after=[pat, access])
 vault.secret(
     "pat",
     secret_name=config.pat_secret_name,

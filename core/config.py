@@ -163,6 +163,21 @@ class InstancePool(_Model):
         return self.secret_name or f"databricks-pool-{self.name}"
 
 
+class TokenUser(_Model):
+    """A principal that may create personal access tokens, besides the workspace admins."""
+
+    service_principal: Guid | None = None
+    group: str | None = Field(None, min_length=1, max_length=256)
+
+    @model_validator(mode="after")
+    def _one_principal(self) -> TokenUser:
+        if (self.service_principal is None) == (self.group is None):
+            raise ValueError("give exactly one of servicePrincipal (an application id) or group (a display name)")
+        if self.group is not None and self.group.lower() == "admins":
+            raise ValueError("the admins group may always create tokens; list other principals only")
+        return self
+
+
 def _default_pools() -> list[InstancePool]:
     # Mirrors the default in Pulumi.yaml (a test holds the two together).
     return [InstancePool(name="general", node_type="Standard_DS3_v2", max_capacity=4,
@@ -209,6 +224,8 @@ class StageConfig(_Model):
     jobs_timeout_seconds: int = Field(14400, ge=0)
     jobs_failure_emails: list[Annotated[str, AfterValidator(_email)]] = Field(default_factory=list)
     jobs_edit_mode: Literal["UI_LOCKED", "EDITABLE"] = "UI_LOCKED"
+    workspace_max_token_lifetime_days: int = Field(90, ge=1, le=730)
+    workspace_token_users: list[TokenUser] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _consistent(self) -> StageConfig:
@@ -230,6 +247,19 @@ class StageConfig(_Model):
         applications = [p.application_id for p in self.workspace_principals]
         if len(set(applications)) != len(applications):
             raise ValueError("workspacePrincipals: each applicationId may appear once")
+        if self.pat_lifetime_days > self.workspace_max_token_lifetime_days:
+            raise ValueError(
+                f"patLifetimeDays ({self.pat_lifetime_days}) must not exceed workspaceMaxTokenLifetimeDays "
+                f"({self.workspace_max_token_lifetime_days}): the workspace refuses tokens that outlive its cap"
+            )
+        token_users = [user.service_principal or f"group {user.group}" for user in self.workspace_token_users]
+        if len(set(token_users)) != len(token_users):
+            raise ValueError(f"workspaceTokenUsers: each principal may appear once, got {token_users}")
+        if self.deployer_client_id is not None and self.deployer_client_id in token_users:
+            raise ValueError(
+                "workspaceTokenUsers: the deploying principal (deployerClientId) is a workspace admin and may "
+                "always create tokens; remove it from the list"
+            )
         return self
 
     @property

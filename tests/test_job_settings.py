@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from core.config import PROJECT, parse_stage_config
 from core.errors import UserError
 from core.job_settings import JobDefaults, apply_job_defaults, with_job_defaults
 from core.jobs import render_jobs
@@ -89,3 +90,15 @@ def test_every_shipped_job_queues_and_gets_its_stages_settings(deployed_plans, s
         assert inputs["editMode"] == expected_lock, where
         assert inputs["maxConcurrentRuns"] == 1 and inputs["timeoutSeconds"] == 14400, where
         assert inputs.get("emailNotifications", {}).get("onFailures") == expected_emails, where
+
+
+def test_job_settings_out_of_range_are_config_errors_naming_the_key():
+    with pytest.raises(UserError) as caught:
+        parse_stage_config({f"{PROJECT}:jobsMaxConcurrentRuns": "0", f"{PROJECT}:jobsTimeoutSeconds": "-1",
+                            f"{PROJECT}:jobsFailureEmails": '["oncall"]', f"{PROJECT}:jobsEditMode": "LOCKED"},
+                           stack="prod")
+    problems = "\n".join(caught.value.problems)
+    assert len(caught.value.problems) == 4, problems
+    for key in ("jobsMaxConcurrentRuns", "jobsTimeoutSeconds", "jobsFailureEmails[0]", "jobsEditMode"):
+        assert f"Pulumi.prod.yaml: {PROJECT}:{key}: " in problems
+    assert "'oncall' is not an e-mail address" in problems and "'UI_LOCKED' or 'EDITABLE'" in problems

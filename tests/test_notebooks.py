@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from core.config import PROJECT, parse_stage_config
 from core.errors import UserError
 from core.notebooks import MAX_NOTEBOOK_BYTES, check_notebook_references, job_notebook_references, load_notebooks
 from tests.conftest import REPO, STAGES, copy_program, resources_of, run_plan
@@ -217,3 +218,12 @@ def test_each_job_waits_for_the_notebooks_it_runs(declared_dependencies):
     sales = [name for name in dependencies["jobs-sales-pipeline"] if name.startswith("notebooks-")]
     assert sales == ["notebooks-sales-01-ingest-pos-orders", "notebooks-sales-02-build-sales-model",
                      "notebooks-sales-03-publish-reporting-tables"]
+
+
+def test_notebook_root_and_external_notebooks_must_be_absolute_workspace_paths():
+    with pytest.raises(UserError) as caught:
+        parse_stage_config({f"{PROJECT}:notebooksRoot": "Shared/",
+                            f"{PROJECT}:externalNotebooks": '["/Repos/team", "/Repos/../Users"]'}, stack="test")
+    root, external = caught.value.problems
+    assert root.startswith(f"Pulumi.test.yaml: {PROJECT}:notebooksRoot: must be an absolute workspace path")
+    assert external.startswith(f"Pulumi.test.yaml: {PROJECT}:externalNotebooks[1]: must be an absolute")

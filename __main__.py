@@ -14,29 +14,24 @@ from components.databricks_provider import WorkspaceProviderArgs, workspace_prov
 from components.databricks_workspace import DatabricksWorkspace, DatabricksWorkspaceArgs
 from components.instance_pools import InstancePools, InstancePoolsArgs
 from components.key_vault import KeyVault, KeyVaultArgs
+from components.notebooks import Notebooks, NotebooksArgs
 from components.workspace_access import WorkspaceAccess, WorkspaceAccessArgs
+from components.workspace_settings import WorkspaceSettings, WorkspaceSettingsArgs
 from core.config import PROJECT, load_stage_config
 from core.errors import raise_problems
-from core.jobs import render_jobs
 from core.naming import stage_names
+from core.workspace_content import load_workspace_content
 from dynamic_providers.databricks_pat import DatabricksPat, DatabricksPatArgs
 
 HERE = Path(__file__).parent
 
 # 0. Validate everything the stage reads before declaring anything; every problem of the run (config,
-#    job definitions and templates, ...) is reported together, one line each.
+#    job definitions, templates, notebooks, ...) is reported together, one line each.
 problems: list[str] = []
 config = load_stage_config(problems)
-jobs = render_jobs(
-    HERE / "jobs",
-    HERE / "templates",
-    stage=config.stage,
-    variables=config.template_variables,
-    pool_names=config.pool_names,
-    pool_capacities=config.pool_capacities,
-    default_pool=config.jobs_default_pool,
-    relative_to=HERE,
-    problems=problems,
+content = load_workspace_content(
+    jobs_dir=HERE / "jobs", templates_dir=HERE / "templates", notebooks_dir=HERE / "notebooks",
+    config=config, relative_to=HERE, problems=problems,
 )
 # Further validators append to `problems` here, e.g. the factory/ definitions.
 raise_problems(problems)
@@ -108,6 +103,16 @@ access = WorkspaceAccess(
     "access", WorkspaceAccessArgs(principals=config.workspace_principals, provider=databricks_provider)
 )
 
+# 3b. Token settings: new tokens are capped in lifetime, so the PAT is minted after the cap is set.
+workspace_settings = WorkspaceSettings(
+    "workspace-settings",
+    WorkspaceSettingsArgs(
+        max_token_lifetime_days=config.workspace_max_token_lifetime_days,
+        token_users=config.workspace_token_users,
+        provider=databricks_provider,
+    ),
+)
+
 # 4. A Databricks PAT for the deploying principal, rotated before expiry, kept only in Key Vault.
 pat = DatabricksPat(
     "databricks-pat",
@@ -121,7 +126,10 @@ pat = DatabricksPat(
         rotate_before_days=config.pat_rotate_before_days,
         azure_authority_host=config.azure_authority_host,
     ),
+    opts=pulumi.ResourceOptions(depends_on=[workspace_settings.workspace_conf]),
 )
+# Only admins (the deploying principal among them) and the configured principals may create tokens.
+workspace_settings.restrict_token_use(after=[pat, access])
 vault.secret(
     "pat",
     secret_name=config.pat_secret_name,
@@ -136,9 +144,13 @@ pools = InstancePools(
     InstancePoolsArgs(pools=config.instance_pools, provider=databricks_provider, vault=vault, tags=tags),
 )
 
-# 6. Jobs from jobs/ through templates/, job clusters on the pools.
+# 6. Notebooks from notebooks/, and the jobs from jobs/ that run them, job clusters on the pools.
+notebooks = Notebooks("notebooks", NotebooksArgs(notebooks=content.notebooks, provider=databricks_provider))
 databricks_jobs = DatabricksJobs(
-    "jobs", DatabricksJobsArgs(jobs=jobs, pool_ids=pools.pool_ids, provider=databricks_provider)
+    "jobs",
+    DatabricksJobsArgs(
+        jobs=content.jobs, pool_ids=pools.pool_ids, provider=databricks_provider, notebooks=notebooks.resources
+    ),
 )
 
 # 7. Data Factory with a managed identity that may only read the vault.

@@ -34,12 +34,14 @@ from pydantic.alias_generators import to_camel
 from core.config_namespaces import foreign_key_problem
 from core.config_rules import checked_tags, https_url, ip_range, text_without_controls
 from core.errors import UserError, shown, shown_name
+from core.job_settings import JobDefaults
 from core.naming import PREFIX_PATTERN, STAGE_PATTERN
 from core.safe_load import parse_json, read_yaml_document
 
 PROJECT = "databricks-platform"
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 def _prefix(value: str) -> str:
@@ -52,6 +54,19 @@ def _uuid(value: str) -> str:
     if not _UUID.fullmatch(value):
         raise ValueError("must be a GUID, e.g. 00000000-0000-0000-0000-000000000000")
     return value.lower()
+
+
+def _workspace_path(value: str) -> str:
+    segments = value.split("/")
+    if not value.startswith("/") or len(segments) < 2 or any(s in ("", ".", "..") for s in segments[1:]):
+        raise ValueError("must be an absolute workspace path without a trailing '/', '.' or '..', e.g. /Shared")
+    return value
+
+
+def _email(value: str) -> str:
+    if not _EMAIL.fullmatch(value):
+        raise ValueError(f"{shown(value)} is not an e-mail address")
+    return value
 
 
 # Pulumi.yaml cannot default a key to null (it would be required): "" or {} there means "not set".
@@ -156,6 +171,21 @@ class KeyVaultReader(_Model):
     name: str = Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")
 
 
+class TokenUser(_Model):
+    """A principal that may create personal access tokens, besides the workspace admins."""
+
+    service_principal: Guid | None = None
+    group: str | None = Field(None, min_length=1, max_length=256)
+
+    @model_validator(mode="after")
+    def _one_principal(self) -> TokenUser:
+        if (self.service_principal is None) == (self.group is None):
+            raise ValueError("give exactly one of servicePrincipal (an application id) or group (a display name)")
+        if self.group is not None and self.group.lower() == "admins":
+            raise ValueError("the admins group may always create tokens; list other principals only")
+        return self
+
+
 def _default_pools() -> list[InstancePool]:
     # Mirrors the default in Pulumi.yaml (a test holds the two together).
     return [InstancePool(name="general", node_type="Standard_DS3_v2", max_capacity=4,
@@ -196,6 +226,15 @@ class StageConfig(_Model):
     job_schedule_pause_status: Literal["PAUSED", "UNPAUSED"] = "UNPAUSED"
     data_factory_git_repo: Annotated[GitRepo | None, UNSET_AS_NONE] = None
     key_vault_readers: list[KeyVaultReader] = Field(default_factory=list)
+    notebooks_root: Annotated[str, AfterValidator(_workspace_path)] = "/Shared"
+    external_notebooks: list[Annotated[str, AfterValidator(_workspace_path)]] = Field(default_factory=list)
+    jobs_queue: bool = True
+    jobs_max_concurrent_runs: int = Field(1, ge=1, le=1000)
+    jobs_timeout_seconds: int = Field(14400, ge=0)
+    jobs_failure_emails: list[Annotated[str, AfterValidator(_email)]] = Field(default_factory=list)
+    jobs_edit_mode: Literal["UI_LOCKED", "EDITABLE"] = "UI_LOCKED"
+    workspace_max_token_lifetime_days: int = Field(90, ge=1, le=730)
+    workspace_token_users: list[TokenUser] = Field(default_factory=list)
 
     # False on a stand-in (see parse_stage_config) whose pools could not be validated.
     _pools_known: bool = PrivateAttr(True)
@@ -237,7 +276,31 @@ class StageConfig(_Model):
                 "principal's application id; it already has Key Vault Secrets Officer on the vault. List "
                 "readers by their object id (az ad sp show --id <app id> --query id)"
             )
+        if self.pat_lifetime_days > self.workspace_max_token_lifetime_days:
+            raise ValueError(
+                f"patLifetimeDays ({self.pat_lifetime_days}) must not exceed workspaceMaxTokenLifetimeDays "
+                f"({self.workspace_max_token_lifetime_days}): the workspace refuses tokens that outlive its cap"
+            )
+        token_users = [user.service_principal or f"group {user.group}" for user in self.workspace_token_users]
+        if len(set(token_users)) != len(token_users):
+            raise ValueError(f"workspaceTokenUsers: each principal may appear once, got {token_users}")
+        if self.deployer_client_id is not None and self.deployer_client_id in token_users:
+            raise ValueError(
+                "workspaceTokenUsers: the deploying principal (deployerClientId) is a workspace admin and may "
+                "always create tokens; remove it from the list"
+            )
         return self
+
+    @property
+    def job_defaults(self) -> JobDefaults:
+        """What every job of the stage gets unless its definition sets it."""
+        return JobDefaults(
+            queue=self.jobs_queue,
+            max_concurrent_runs=self.jobs_max_concurrent_runs,
+            timeout_seconds=self.jobs_timeout_seconds,
+            failure_emails=tuple(self.jobs_failure_emails),
+            edit_mode=self.jobs_edit_mode,
+        )
 
     @property
     def template_variables(self) -> dict[str, Any]:

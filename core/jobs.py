@@ -51,7 +51,9 @@ __all__ = ["DEFAULT_TEMPLATE", "DEFINITION_SUFFIXES", "POOL_REF_PREFIX", "Render
 MAX_RENDERED_CHARACTERS = 4 * 1024 * 1024
 DEFAULT_TEMPLATE = "notebook_job.json.j2"
 # Keys the default template understands, besides par_<x>/par_<x>_val pairs (the db-dsc-jobs format).
-DEFAULT_TEMPLATE_KEYS = ("name", "workers", "notebookpath", "description", "pool", "template")
+# max_concurrent_runs and timeout_seconds override the stage's job settings (core.job_settings).
+DEFAULT_TEMPLATE_KEYS = ("name", "workers", "notebookpath", "description", "pool", "template",
+                         "max_concurrent_runs", "timeout_seconds")
 
 
 @dataclass(frozen=True)

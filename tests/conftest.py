@@ -14,6 +14,7 @@ REPO = Path(__file__).resolve().parent.parent
 # What makes up the program (copied when a test needs to change a stack file or definition).
 PROGRAM_PARTS = (
     "Pulumi.yaml", "__main__.py", "clients", "core", "components", "dynamic_providers", "jobs", "templates",
+    "notebooks",
 )
 
 
@@ -61,6 +62,41 @@ def one(plan: dict, type_token: str) -> dict:
     found = resources_of(plan, type_token)
     assert len(found) == 1, f"stack {plan['stack']}: expected one {type_token}, got {[r['name'] for r in found]}"
     return found[0]
+
+
+# The test stack's plan, recording what each resource waits for (the JSON plan lists inputs only).
+_DEPENDENCIES = """
+import json, sys
+from pathlib import Path
+from offline_plan import runner
+
+recorded = {}
+original = runner._recording_monitor
+
+def recording_monitor(mocks, recording):
+    monitor = original(mocks, recording)
+    register = monitor.RegisterResource
+
+    def register_resource(request):
+        recorded[request.name] = sorted(urn.rsplit("::", 1)[1] for urn in request.dependencies)
+        return register(request)
+
+    monitor.RegisterResource = register_resource
+    return monitor
+
+runner._recording_monitor = recording_monitor
+runner.plan_program(Path(sys.argv[1]), "test")
+print(json.dumps(recorded))
+"""
+
+
+@pytest.fixture(scope="session")
+def declared_dependencies() -> dict[str, list[str]]:
+    """Logical names of what each resource waits for, as the program declares it to the engine."""
+    result = subprocess.run([sys.executable, "-c", _DEPENDENCIES, str(REPO)], cwd=REPO, capture_output=True,
+                            text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 # Variables that would let azure-identity reach past the fakes; tests that build credentials clear them.

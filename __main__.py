@@ -12,10 +12,13 @@ from components.data_factory import DataFactory, DataFactoryArgs
 from components.databricks_jobs import DatabricksJobs, DatabricksJobsArgs
 from components.databricks_provider import WorkspaceProviderArgs, workspace_provider
 from components.databricks_workspace import DatabricksWorkspace, DatabricksWorkspaceArgs
+from components.factory_linked_services import FactoryLinkedServices, FactoryLinkedServicesArgs
+from components.factory_objects import FactoryObjects, FactoryObjectsArgs, FactoryValues
 from components.instance_pools import InstancePools, InstancePoolsArgs
 from components.key_vault import KeyVault, KeyVaultArgs
 from components.workspace_access import WorkspaceAccess, WorkspaceAccessArgs
 from core.config import PROJECT, load_stage_config
+from core.factory import load_factory, owned_linked_services
 from core.jobs import render_jobs
 from core.naming import stage_names
 from dynamic_providers.databricks_pat import DatabricksPat, DatabricksPatArgs
@@ -26,7 +29,7 @@ config = load_stage_config()
 names = stage_names(
     project=PROJECT, prefix=config.prefix, stage=config.stage, unique_suffix=config.global_name_suffix
 )
-# Job definitions are validated with the config, before any resource is declared.
+# Job definitions and factory/ are validated with the config, before any resource is declared.
 jobs = render_jobs(
     HERE / "jobs",
     HERE / "templates",
@@ -36,6 +39,7 @@ jobs = render_jobs(
     default_pool=config.jobs_default_pool,
     relative_to=HERE,
 )
+factory_folder = load_factory(HERE / "factory", config, job_names=[j.settings["name"] for j in jobs], relative_to=HERE)
 tags = config.all_tags
 # The deploying identity (service principal, managed identity or `az login` user).
 client = authorization.get_client_config_output()
@@ -109,7 +113,7 @@ pat = DatabricksPat(
         azure_authority_host=config.azure_authority_host,
     ),
 )
-vault.secret(
+pat_secret = vault.secret(
     "pat",
     secret_name=config.pat_secret_name,
     value=pat.token_value,
@@ -128,7 +132,12 @@ databricks_jobs = DatabricksJobs(
     "jobs", DatabricksJobsArgs(jobs=jobs, pool_ids=pools.pool_ids, provider=databricks_provider)
 )
 
-# 7. Data Factory with a managed identity that may only read the vault.
+# 7. Data Factory with a managed identity that may only read the vault; factory/ placeholders' stage values.
+factory_values = FactoryValues(
+    stage=config.stage, vault_uri=vault.vault_uri, key_vault_name=vault.vault_name,
+    workspace_url=workspace.workspace_url, workspace_resource_id=workspace.workspace_resource_id,
+    pool_ids=pools.pool_ids, job_ids=databricks_jobs.job_ids,
+)
 factory = DataFactory(
     "factory",
     DataFactoryArgs(
@@ -137,11 +146,33 @@ factory = DataFactory(
         location=config.location,
         git_repo=config.data_factory_git_repo,
         tags=tags,
+        global_parameters=factory_values.resolve(factory_folder.global_parameters),
     ),
 )
-vault.grant_secrets_user("factory", factory.principal_id)
+factory_reads_vault = vault.grant_secrets_user("factory", factory.principal_id)
 
-# 8. What consumers of the stage need (secret names, never secret values).
+# 8. The stage's own linked services, then factory/ published in reference order (not into a git-linked factory).
+linked_services = FactoryLinkedServices(
+    "factory-linked-services",
+    FactoryLinkedServicesArgs(
+        services=owned_linked_services(config), folder=factory_folder, publish=config.publishes_data_factory,
+        factory_name=factory.factory_name, resource_group_name=workspace.resource_group_name,
+        values=factory_values, databricks_auth=config.data_factory_databricks_auth,
+        factory_principal_id=factory.principal_id, workspace_resource_id=workspace.workspace_resource_id,
+        workspace_name=names.workspace, subscription_id=client.subscription_id,
+        depends_on=[factory_reads_vault, pat_secret, *pools.secrets.values()],
+    ),
+)
+factory_objects = FactoryObjects(
+    "factory-objects",
+    FactoryObjectsArgs(
+        folder=factory_folder, publish=config.publishes_data_factory, factory_name=factory.factory_name,
+        resource_group_name=workspace.resource_group_name, subscription_id=client.subscription_id,
+        values=factory_values, linked_services=linked_services.resources,
+    ),
+)
+
+# 9. What consumers of the stage need (secret names, never secret values).
 pulumi.export("workspace_url", workspace.workspace_url)
 pulumi.export("workspace_resource_id", workspace.workspace_resource_id)
 pulumi.export("key_vault_name", vault.vault_name)
@@ -152,3 +183,9 @@ pulumi.export("pool_ids", pools.pool_ids)
 pulumi.export("pool_secret_names", pools.secret_names)
 pulumi.export("job_ids", databricks_jobs.job_ids)
 pulumi.export("data_factory_name", factory.factory_name)
+pulumi.export("data_factory_id", factory.factory_id)
+pulumi.export("data_factory_key_vault_linked_service", linked_services.key_vault_name)
+pulumi.export("data_factory_databricks_linked_service", linked_services.databricks_name)
+pulumi.export("data_factory_pipelines", factory_objects.pipeline_names)
+# The program's linked services as ADF JSON with this stage's values: `python -m ops export-linked-services`.
+pulumi.export("data_factory_linked_services", linked_services.documents)

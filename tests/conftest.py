@@ -14,6 +14,7 @@ REPO = Path(__file__).resolve().parent.parent
 # What makes up the program (copied when a test needs to change a stack file or definition).
 PROGRAM_PARTS = (
     "Pulumi.yaml", "__main__.py", "clients", "core", "components", "dynamic_providers", "jobs", "templates",
+    "factory",
 )
 
 

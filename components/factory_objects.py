@@ -1,0 +1,169 @@
+"""The objects of factory/, published into a factory that is not git-linked, in the order their references imply.
+
+Each object becomes the matching azure-native resource with the arguments core.factory shaped from its file
+(typeProperties flattened, per-stage overrides applied); every reference becomes a ``depends_on``, so Pulumi
+creates a linked service before the datasets that use it and deletes in the reverse order. Logical names use
+the lower-cased ADF name (ADF names ignore case) and every object is deleted before it is replaced, so a
+case-only rename cannot create the "new" object and then delete it as the old one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+from pulumi_azure_native import datafactory
+
+from core.factory import FactoryFolder, Placeholder, Template
+from core.factory.kinds import PIPELINE, TRIGGER
+from core.factory.references import ObjectKey
+
+
+@dataclass(frozen=True)
+class FactoryValues:
+    """The stage's own values that factory/ placeholders (``${vaultUri}``, ``${jobIds.<name>}``, ...) stand for."""
+
+    stage: str
+    """The stage (stack) name."""
+    vault_uri: pulumi.Input[str]
+    """https URI of the stage's Key Vault."""
+    key_vault_name: pulumi.Input[str]
+    """Name of the stage's Key Vault."""
+    workspace_url: pulumi.Input[str]
+    """https URL of the stage's Databricks workspace."""
+    workspace_resource_id: pulumi.Input[str]
+    """ARM id of the stage's Databricks workspace."""
+    pool_ids: Mapping[str, pulumi.Input[str]]
+    """Instance pool id by pool name."""
+    job_ids: pulumi.Input[Mapping[str, str]]
+    """Databricks job id by job name."""
+
+    def value(self, placeholder: Placeholder) -> pulumi.Input[Any]:
+        group, _, member = placeholder.name.partition(".")
+        if group == "poolIds":
+            return self.pool_ids[member]
+        if group == "jobIds":
+            return pulumi.Output.from_input(self.job_ids).apply(lambda ids: ids[member])
+        return {
+            "stage": self.stage,
+            "vaultUri": self.vault_uri,
+            "keyVaultName": self.key_vault_name,
+            "workspaceUrl": self.workspace_url,
+            "workspaceResourceId": self.workspace_resource_id,
+        }[group]
+
+    def resolve(self, value: Any) -> Any:
+        """``value`` with every Template replaced by the stage's value (an Output where only deployment knows it)."""
+        if isinstance(value, Template):
+            if value.single is not None:
+                return self.value(value.single)
+            return pulumi.Output.concat(*(part if isinstance(part, str) else self.value(part) for part in value.parts))
+        if isinstance(value, dict):
+            return {key: self.resolve(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self.resolve(item) for item in value]
+        return value
+
+
+@dataclass(frozen=True)
+class TriggerRuntime:
+    """What the trigger start/stop provider needs for one trigger: where it is, what it should be, and
+    the resources to order its stop before and its start after."""
+
+    trigger_name: str
+    """ADF name of the trigger."""
+    factory_name: pulumi.Output[str]
+    """Factory holding it."""
+    resource_group_name: pulumi.Input[str]
+    """Group of the factory."""
+    subscription_id: pulumi.Input[str]
+    """Subscription of the factory."""
+    desired_state: str
+    """Started or Stopped, from dataFactoryTriggersStarted / dataFactoryTriggerStates."""
+    fingerprint: pulumi.Output[str]
+    """sha256 of the trigger's published definition and those of the pipelines it runs (Execute Pipeline
+    chains included): it changes exactly when one of them does."""
+    trigger: datafactory.Trigger
+    """The trigger resource (created stopped, as ADF creates every trigger)."""
+    pipelines: tuple[datafactory.Pipeline, ...]
+    """The pipelines it runs, directly or through Execute Pipeline."""
+
+
+def _fingerprint(definitions: Any) -> str:
+    return hashlib.sha256(json.dumps(definitions, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class FactoryObjectsArgs:
+    folder: FactoryFolder
+    """Validated factory/ (core.factory.load_factory)."""
+    publish: bool
+    """False in a git-linked stage: git mode owns the objects and nothing is declared."""
+    factory_name: pulumi.Input[str]
+    """Factory to publish into."""
+    resource_group_name: pulumi.Input[str]
+    """Group of the factory."""
+    subscription_id: pulumi.Input[str]
+    """Subscription of the factory (for the trigger runtime seam)."""
+    values: FactoryValues
+    """The stage's values for override placeholders."""
+    linked_services: Mapping[ObjectKey, pulumi.Resource]
+    """The program's own published linked services, by object key, for objects that reference them."""
+
+
+class FactoryObjects(pulumi.ComponentResource):
+    pipeline_names: pulumi.Output[list[str]]
+    """ADF names of the pipelines factory/ holds (in a git-linked stage, ADF Studio publishes them)."""
+    triggers: dict[str, TriggerRuntime]
+    """Per published trigger, what its runtime-state provider needs (empty in a git-linked stage)."""
+    resources: dict[ObjectKey, pulumi.CustomResource]
+    """Each published object's resource, by (kind folder, lower-cased name)."""
+
+    def __init__(self, name: str, args: FactoryObjectsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("databricks-platform:datafactory:FactoryObjects", name, None, opts)
+        folder = args.folder
+        self.resources = {}
+        declared: dict[ObjectKey, pulumi.Resource] = dict(args.linked_services)
+        if args.publish:
+            for obj in folder.objects:  # each after what it references
+                if obj.owned:
+                    continue
+                arguments = args.values.resolve(obj.arguments)
+                resource = getattr(datafactory, obj.kind.resource)(
+                    f"{name}-{obj.kind.role}-{obj.name.lower()}",
+                    **{obj.kind.name_arg: obj.name},
+                    factory_name=args.factory_name,
+                    resource_group_name=args.resource_group_name,
+                    **arguments,
+                    opts=pulumi.ResourceOptions(
+                        parent=self,
+                        depends_on=[declared[key] for key in obj.references],
+                        delete_before_replace=True,
+                    ),
+                )
+                self.resources[obj.key] = resource
+                declared[obj.key] = resource
+
+        self.triggers = {}
+        for trigger in folder.of_kind(TRIGGER) if args.publish else []:
+            pipelines = folder.pipelines_run_by(trigger)
+            definitions = {
+                "trigger": args.values.resolve(trigger.arguments),
+                "pipelines": {pipeline.name: args.values.resolve(pipeline.arguments) for pipeline in pipelines},
+            }
+            self.triggers[trigger.name] = TriggerRuntime(
+                trigger_name=trigger.name,
+                factory_name=pulumi.Output.from_input(args.factory_name),
+                resource_group_name=args.resource_group_name,
+                subscription_id=args.subscription_id,
+                desired_state=folder.trigger_states[trigger.name],
+                fingerprint=pulumi.Output.from_input(definitions).apply(_fingerprint),
+                trigger=self.resources[trigger.key],
+                pipelines=tuple(self.resources[pipeline.key] for pipeline in pipelines),
+            )
+        self.pipeline_names = pulumi.Output.from_input(sorted(obj.name for obj in folder.of_kind(PIPELINE)))
+        self.register_outputs({"pipeline_names": self.pipeline_names})

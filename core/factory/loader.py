@@ -291,6 +291,12 @@ def load_factory(
         if file.kind is k.LINKED_SERVICE and key[1] in owned:
             _owned_file(loader, file, owned[key[1]])
             continue
+        if file.kind is k.LINKED_SERVICE and _marked(file.document["properties"]):
+            loader.problems.append(
+                f"{file.source}: exported as a program-owned linked service, but the program owns none named "
+                f"{name!r} (now: {', '.join(s.name for s in owned.values())}); run the export again, which removes it"
+            )
+            continue
         properties = {item: value for item, value in file.document["properties"].items()
                       if item not in file.kind.read_only}
         if file.kind is k.INTEGRATION_RUNTIME and _is_linked_runtime(properties):
@@ -359,9 +365,7 @@ def _is_linked_runtime(properties: dict) -> bool:
 def _owned_file(loader: _Loader, file: _File, service: OwnedLinkedService) -> None:
     """A factory/ file named like a program-owned linked service: only the export command's output is accepted."""
     properties = file.document["properties"]
-    annotations = properties.get("annotations")
-    marked = isinstance(annotations, list) and OWNED_ANNOTATION in annotations
-    if marked and properties.get("type") == service.adf_type:
+    if _marked(properties) and properties.get("type") == service.adf_type:
         loader.ignored.append(f"{file.source}: exported by `export-linked-services`; the program publishes "
                               f"its own {service.name} with this stage's values in its place")
         return
@@ -370,6 +374,12 @@ def _owned_file(loader: _Loader, file: _File, service: OwnedLinkedService) -> No
         f"({PROJECT}:{service.config_key}); write this file with `python -m ops export-linked-services`, "
         f"or rename this linked service (or set {service.config_key} to another name)"
     )
+
+
+def _marked(properties: dict) -> bool:
+    """Whether a linked service file carries the export command's mark."""
+    annotations = properties.get("annotations")
+    return isinstance(annotations, list) and OWNED_ANNOTATION in annotations
 
 
 def _check_databricks_cluster(loader: _Loader, source: str, properties: Any) -> None:

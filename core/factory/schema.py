@@ -8,8 +8,9 @@ inside unions either. A published object would silently differ from its file. So
 to the SDK's own classes here, before anything is declared, and each problem names the JSON path.
 
 It also performs azure-native's documented reshaping (the only transformation besides overrides):
-``typeProperties`` of every object whose class has no ``typeProperties`` argument is flattened into the
-object itself, recursively (activities inside ForEach, IfCondition, Switch, Until too); property names and
+``typeProperties`` (and ``properties`` of nested objects such as Change Data Capture's tables) of every object
+whose class has no argument of that name is flattened into the object itself, recursively (activities inside
+ForEach, IfCondition, Switch, Until too); property names and
 discriminator values that differ from the SDK's only in case (ADF Studio writes Change Data Capture
 properties in PascalCase, ``authorizationType: Rbac``) are given the SDK's spelling, since ADF reads JSON
 case-insensitively but the provider does not.
@@ -251,31 +252,9 @@ class Checker:
         if skip:  # a flat resource's own arguments (its name, factory, group) are not the file's to set
             fields = {name: shape for name, shape in fields.items() if name not in skip}
         merged = dict(value)
-        if "typeProperties" in merged and "typeProperties" not in fields:
-            # azure-native flattens typeProperties into the object; a name on both levels cannot be sent.
-            nested = merged.pop("typeProperties")
-            if not isinstance(nested, dict):
-                self.problems.append(f"{join(path, 'typeProperties')}: expected an object, got {_describe(nested)}")
-                nested = {}
-            base = _base_keys_by_class().get(args_class, frozenset())
-            for key, item in nested.items():
-                if key in base and key not in merged:
-                    self.problems.append(
-                        f"{join(join(path, 'typeProperties'), key)}: azure-native cannot publish this property: it "
-                        f"flattens typeProperties into the object, where {key!r} is {display(args_class.__name__)}'s "
-                        f"own {join(path, key)} (pulumi/pulumi-azure-native#2006)"
-                        + (_SCHEMA_HINT if key == "schema" else "")
-                    )
-                    continue
-                if key in merged:
-                    self.problems.append(
-                        f"{join(join(path, 'typeProperties'), key)}: azure-native cannot publish this property: "
-                        f"it flattens typeProperties into the object and {display(args_class.__name__)} has one "
-                        f"argument {key!r}, the one at {join(path, key)} (pulumi/pulumi-azure-native#2006)"
-                    )
-                    continue
-                merged[key] = item
-                origin[key] = join(join(path, "typeProperties"), key)
+        for container in _FLATTENED:
+            if container in merged and container not in fields:
+                self._flatten(merged, container, args_class, path, origin)
         result: dict[str, Any] = {}
         for key, item in merged.items():
             where = origin.get(key, join(path, key))
@@ -296,11 +275,34 @@ class Checker:
                 self.problems.append(f"{join(path, name)}: required by {display(args_class.__name__)}, missing")
         return result
 
+    def _flatten(self, merged: dict, container: str, args_class: type, path: str, origin: dict[str, str]) -> None:
+        """Move ``merged[container]``'s keys into ``merged``, as azure-native's SDK shape has them."""
+        nested = merged.pop(container)
+        where = join(path, container)
+        if not isinstance(nested, dict):
+            self.problems.append(f"{where}: expected an object, got {_describe(nested)}")
+            return
+        base = _base_keys_by_class().get(args_class, frozenset()) if container == "typeProperties" else frozenset()
+        for key, item in nested.items():
+            if key in merged or key in base:
+                # Both levels would be one SDK argument: one of them could not be sent.
+                self.problems.append(
+                    f"{join(where, key)}: azure-native cannot publish this property: it flattens {container} into "
+                    f"the object, where {key!r} is {display(args_class.__name__)}'s own {join(path, key)} "
+                    f"(pulumi/pulumi-azure-native#2006)" + (_SCHEMA_HINT if key == "schema" else "")
+                )
+                continue
+            merged[key] = item
+            origin[key] = join(where, key)
+
     def _wrong(self, value: Any, shape: Shape, path: str) -> Any:
         self.problems.append(f"{path}: expected {_WORDS[shape.kind]}, got {_describe(value)}")
         return value
 
 
+# Containers azure-native flattens into their object (x-ms-client-flatten in ADF's API): typeProperties of
+# every object that has them, and properties of a few nested types (Change Data Capture's mapper tables).
+_FLATTENED = ("typeProperties", "properties")
 _SCHEMA_HINT = "; give a table's schema with its name instead, e.g. typeProperties.tableName 'dbo.Customers'"
 
 

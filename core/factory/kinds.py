@@ -90,9 +90,8 @@ FACTORY_FOLDER = "factory"
 # Kinds ADF Studio writes that azure-native 3.x cannot publish: refused with one message naming the file.
 REFUSED_FOLDERS = {
     "managedVirtualNetwork": (
-        "managed virtual networks and their managed private endpoints cannot be published: azure-native has "
-        "no ManagedVirtualNetwork resource, and an endpoint needs its network first. Create the network "
-        "with the factory outside factory/, or remove this file"
+        "cannot be published: azure-native 3.x has no ManagedVirtualNetwork resource, and a managed private "
+        "endpoint needs its network first. Create the network outside factory/, or remove this file"
     ),
 }
 

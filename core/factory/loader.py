@@ -138,7 +138,9 @@ class _Loader:
                     factory_files += [file for file in self._json_files(entry, "factory file")]
                 elif entry.name in k.REFUSED_FOLDERS:
                     for path in sorted(p for p in entry.rglob("*") if p.is_file() and not p.name.startswith(".")):
-                        self.problems.append(f"{self.show(path)}: {entry.name}: {k.REFUSED_FOLDERS[entry.name]}")
+                        label = ("managed private endpoint" if "managedPrivateEndpoint" in path.parts
+                                 else "managed virtual network")
+                        self.problems.append(f"{self.show(path)}: {label}: {k.REFUSED_FOLDERS[entry.name]}")
                 elif entry.name in k.IGNORED_ROOT_FOLDERS:
                     self.ignored.append(f"{shown}/: {k.IGNORED_ROOT_FOLDERS[entry.name]}")
                 else:

@@ -93,8 +93,39 @@ class TriggerRuntime:
     """The pipelines it runs, directly or through Execute Pipeline."""
 
 
-def _fingerprint(definitions: Any) -> str:
-    return hashlib.sha256(json.dumps(definitions, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+def _placeholders(value: Any, found: dict[str, Placeholder]) -> Any:
+    """``value`` as plain JSON with each Template as its text, collecting the placeholders it holds."""
+    if isinstance(value, Template):
+        parts = []
+        for part in value.parts:
+            if isinstance(part, Placeholder):
+                found[part.name] = part
+                parts.append({"placeholder": part.name})
+            else:
+                parts.append(part)
+        return {"template": parts}
+    if isinstance(value, dict):
+        return {key: _placeholders(item, found) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_placeholders(item, found) for item in value]
+    return value
+
+
+def fingerprint(definitions: Any, values: FactoryValues) -> pulumi.Output[str]:
+    """sha256 of ``definitions`` as published: their text with placeholders, and the placeholders' values.
+
+    Hashing the templates and the few values they use, rather than lifting whole definitions into Outputs,
+    keeps a factory of hundreds of objects as fast to plan as its bare resources (benchmarks/factory_scale.py).
+    """
+    found: dict[str, Placeholder] = {}
+    text = json.dumps(_placeholders(definitions, found), sort_keys=True, separators=(",", ":"))
+    names = sorted(found)
+
+    def digest(resolved: list[Any]) -> str:
+        payload = text + json.dumps(dict(zip(names, resolved, strict=True)), sort_keys=True, default=str)
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    return pulumi.Output.all(*(values.value(found[name]) for name in names)).apply(digest)
 
 
 @dataclass(frozen=True)
@@ -116,8 +147,8 @@ class FactoryObjectsArgs:
 
 
 class FactoryObjects(pulumi.ComponentResource):
-    pipeline_names: pulumi.Output[list[str]]
-    """ADF names of the pipelines factory/ holds (in a git-linked stage, ADF Studio publishes them)."""
+    pipeline_names: list[str]
+    """ADF names of the pipelines factory/ holds, sorted (in a git-linked stage, ADF Studio publishes them)."""
     triggers: dict[str, TriggerRuntime]
     """Per published trigger, what its runtime-state provider needs (empty in a git-linked stage)."""
     resources: dict[ObjectKey, pulumi.CustomResource]
@@ -152,8 +183,8 @@ class FactoryObjects(pulumi.ComponentResource):
         for trigger in folder.of_kind(TRIGGER) if args.publish else []:
             pipelines = folder.pipelines_run_by(trigger)
             definitions = {
-                "trigger": args.values.resolve(trigger.arguments),
-                "pipelines": {pipeline.name: args.values.resolve(pipeline.arguments) for pipeline in pipelines},
+                "trigger": trigger.arguments,
+                "pipelines": {pipeline.name: pipeline.arguments for pipeline in pipelines},
             }
             self.triggers[trigger.name] = TriggerRuntime(
                 trigger_name=trigger.name,
@@ -161,9 +192,9 @@ class FactoryObjects(pulumi.ComponentResource):
                 resource_group_name=args.resource_group_name,
                 subscription_id=args.subscription_id,
                 desired_state=folder.trigger_states[trigger.name],
-                fingerprint=pulumi.Output.from_input(definitions).apply(_fingerprint),
+                fingerprint=fingerprint(definitions, args.values),
                 trigger=self.resources[trigger.key],
                 pipelines=tuple(self.resources[pipeline.key] for pipeline in pipelines),
             )
-        self.pipeline_names = pulumi.Output.from_input(sorted(obj.name for obj in folder.of_kind(PIPELINE)))
+        self.pipeline_names = sorted(obj.name for obj in folder.of_kind(PIPELINE))
         self.register_outputs({"pipeline_names": self.pipeline_names})

@@ -66,8 +66,9 @@ def _tags(value: dict[str, str]) -> dict[str, str]:
     return value
 
 
-# ADF object names: a letter, digit or underscore first, no characters ADF refuses (<>*#.%&:\\+?/).
-_ADF_NAME = r"^[A-Za-z0-9_][^<>*#.%&:\\+?/]{0,139}$"
+# Names of the program's ADF linked services: letters, digits, _, - and spaces (also a safe file name, for
+# the export command's factory/linkedService/<name>.json).
+_ADF_NAME = r"^[A-Za-z0-9_][A-Za-z0-9_ -]{0,139}$"
 
 # Pulumi.yaml cannot default a key to null (it would be required): "" or {} there means "not set".
 UNSET_AS_NONE = BeforeValidator(lambda value: None if value in ("", {}) else value)

@@ -104,6 +104,7 @@ def test_dev_declares_the_git_linked_factory_and_publishes_no_factory_objects(de
     # The export command still gets dev's linked services, with dev's values.
     exported = plan["outputs"]["data_factory_linked_services"]
     assert exported["ls_key_vault"]["properties"]["typeProperties"]["baseUrl"] == "https://kv-dbp-dev.vault.azure.net/"
+    assert "[secret]" not in json.dumps(exported), "only Key Vault references, never a secret value"
 
 
 @pytest.mark.parametrize("stage", ["test", "prod"])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import difflib
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,23 +17,18 @@ from typing import Any
 from core.config import PROJECT, StageConfig
 from core.errors import UserError
 from core.factory import kinds as k
+from core.factory.files import ARM_TYPES, FolderReader, ObjectFile
 from core.factory.linked_services import OWNED_ANNOTATION, OwnedLinkedService, owned_linked_services
 from core.factory.overrides import OverrideError, apply_override, parse_value
-from core.factory.reader import UnreadableFile, read_json, regular_file_inside
+from core.factory.reader import UnreadableFile, regular_file_inside
 from core.factory.references import ObjectKey, Reference, find_cycles, find_references, object_key, topological_order
 from core.factory.schema import Checker, object_fields
 
-_ARM_TYPES = {
-    "linkedService": "linkedservices", "dataset": "datasets", "dataflow": "dataflows", "pipeline": "pipelines",
-    "trigger": "triggers", "integrationRuntime": "integrationruntimes", "credential": "credentials",
-    "adfcdc": "adfcdcs",
-}
 # What ADF Studio may write in factory/<name>.json besides global parameters: the dev factory's own settings.
 # The stage's factory is the program's (name, region, identity, git link, tags come from config), so these
 # are recognised and not applied; anything else is an error.
 _FACTORY_SETTINGS = frozenset({"globalConfigurations", "repoConfiguration", "encryption", "publicNetworkAccess",
                                "purviewConfiguration"})
-_FACTORY_TOP_LEVEL = frozenset({"name", "properties", "location", "identity", "tags", "type"})
 
 
 @dataclass(frozen=True)
@@ -92,126 +87,13 @@ class FactoryFolder:
         return [seen[key] for key in sorted(seen)]
 
 
-@dataclass
-class _File:
-    kind: k.Kind | None  # None: the factory file
-    path: Path
-    source: str
-    document: dict[str, Any] = field(default_factory=dict)
-
-
-class _Loader:
+class _Loader(FolderReader):
     def __init__(self, root: Path, config: StageConfig, job_names: Collection[str], relative_to: Path | None):
-        self.root = root
+        super().__init__(root, relative_to)
         self.config = config
         self.jobs = job_names
         self.pools = [pool.name for pool in config.instance_pools]
-        self.relative_to = relative_to
-        self.problems: list[str] = []
-        self.ignored: list[str] = []
         self.config_source = f"Pulumi.{config.stage}.yaml: {PROJECT}"
-
-    def show(self, path: Path) -> str:
-        base = self.relative_to or self.root.parent
-        try:
-            return path.relative_to(base).as_posix()
-        except ValueError:
-            return path.as_posix()
-
-    # -- walking the folder ----------------------------------------------------------------------------
-
-    def walk(self) -> tuple[list[_File], list[Path]]:
-        files: list[_File] = []
-        factory_files: list[Path] = []
-        if not self.root.is_dir():
-            return files, factory_files
-        for entry in sorted(self.root.iterdir()):
-            shown = self.show(entry)
-            if entry.name.startswith("."):
-                continue  # .gitignore and other dotfiles: git's, not ADF's
-            if not self._inside(entry, shown):
-                continue
-            if entry.is_dir():
-                if entry.name in k.BY_FOLDER:
-                    files += self._kind_folder(entry, k.BY_FOLDER[entry.name])
-                elif entry.name == k.FACTORY_FOLDER:
-                    factory_files += [file for file in self._json_files(entry, "factory file")]
-                elif entry.name in k.REFUSED_FOLDERS:
-                    for path in sorted(p for p in entry.rglob("*") if p.is_file() and not p.name.startswith(".")):
-                        label = ("managed private endpoint" if "managedPrivateEndpoint" in path.parts
-                                 else "managed virtual network")
-                        self.problems.append(f"{self.show(path)}: {label}: {k.REFUSED_FOLDERS[entry.name]}")
-                elif entry.name in k.IGNORED_ROOT_FOLDERS:
-                    self.ignored.append(f"{shown}/: {k.IGNORED_ROOT_FOLDERS[entry.name]}")
-                else:
-                    self.problems.append(
-                        f"{shown}/: unknown folder; factory/ holds ADF Studio's folders "
-                        f"({', '.join(sorted([*k.BY_FOLDER, k.FACTORY_FOLDER]))}), "
-                        f"{', '.join(sorted(k.REFUSED_FOLDERS))} (refused) and "
-                        f"{', '.join(sorted(k.IGNORED_ROOT_FOLDERS))}"
-                    )
-            elif entry.name in k.IGNORED_ROOT_FILES:
-                self.ignored.append(f"{shown}: {k.IGNORED_ROOT_FILES[entry.name]}")
-            elif entry.suffix.lower() == ".md":
-                self.ignored.append(f"{shown}: documentation")
-            else:
-                self.problems.append(
-                    f"{shown}: unknown file; factory/ holds ADF objects in their folders, and "
-                    f"{', '.join(sorted(k.IGNORED_ROOT_FILES))} or *.md, which are not published"
-                )
-        return files, factory_files
-
-    def _inside(self, entry: Path, shown: str) -> bool:
-        if entry.is_symlink() and not entry.resolve().is_relative_to(self.root.resolve()):
-            self.problems.append(f"{shown}: is a symbolic link to {entry.resolve()}, outside {self.root.name}/")
-            return False
-        return True
-
-    def _json_files(self, folder: Path, what: str) -> Iterable[Path]:
-        for entry in sorted(folder.iterdir()):
-            shown = self.show(entry)
-            if entry.name.startswith(".") or not self._inside(entry, shown):
-                continue
-            if entry.is_dir():
-                self.problems.append(f"{shown}/: ADF Studio writes no folders inside {folder.name}/ (a {what}'s "
-                                     "folder in ADF Studio is its `folder` property); move its files up")
-            elif entry.suffix != ".json":
-                self.problems.append(f"{shown}: not a .json file; {folder.name}/ holds one {what} per .json file")
-            else:
-                yield entry
-
-    def _kind_folder(self, folder: Path, kind: k.Kind) -> list[_File]:
-        return [_File(kind, path, self.show(path)) for path in self._json_files(folder, kind.label)]
-
-    # -- one file ---------------------------------------------------------------------------------------
-
-    def read(self, file: _File, arm_type: str) -> bool:
-        try:
-            document = read_json(file.path, self.root)
-        except UnreadableFile as error:
-            self.problems.append(f"{file.source}: {error}")
-            return False
-        if not isinstance(document, dict):
-            self.problems.append(f"{file.source}: expected an object with name and properties, as ADF Studio writes")
-            return False
-        problems = []
-        name = document.get("name")
-        if not isinstance(name, str) or not name:
-            problems.append("name: required, the object's name (the file name without .json)")
-        elif name != file.path.stem:
-            problems.append(f"name: {name!r} does not match the file name {file.path.name!r}; ADF Studio names "
-                            f"each file after its object: rename the file to {name}.json or fix the name")
-        if not isinstance(document.get("properties"), dict):
-            problems.append("properties: required, an object")
-        declared = document.get("type")
-        if declared is not None and (not isinstance(declared, str) or declared.lower() != arm_type.lower()):
-            problems.append(f"type: {declared!r} is not {arm_type!r}; is this file in the right folder?")
-        allowed = _FACTORY_TOP_LEVEL if file.kind is None else {"name", "properties", "type"}
-        for key in sorted(set(document) - allowed):
-            problems.append(f"{key}: unknown top-level key; ADF Studio writes {', '.join(sorted(allowed))}")
-        self.problems += [f"{file.source}: {problem}" for problem in problems]
-        file.document = document
-        return not problems
 
     # -- overrides --------------------------------------------------------------------------------------
 
@@ -270,9 +152,9 @@ def load_factory(
     files, factory_files = loader.walk()
 
     seen: dict[ObjectKey, str] = {}
-    readable: list[_File] = []
+    readable: list[ObjectFile] = []
     for file in files:
-        if not loader.read(file, f"Microsoft.DataFactory/factories/{_ARM_TYPES[file.kind.folder]}"):
+        if not loader.read(file, f"Microsoft.DataFactory/factories/{ARM_TYPES[file.kind.folder]}"):
             continue
         key = object_key(file.kind, file.document["name"])
         if key in seen:
@@ -364,7 +246,7 @@ def _is_linked_runtime(properties: dict) -> bool:
             and isinstance(type_properties, dict) and type_properties.get("linkedInfo") is not None)
 
 
-def _owned_file(loader: _Loader, file: _File, service: OwnedLinkedService) -> None:
+def _owned_file(loader: _Loader, file: ObjectFile, service: OwnedLinkedService) -> None:
     """A factory/ file named like a program-owned linked service: only the export command's output is accepted."""
     properties = file.document["properties"]
     if _marked(properties) and properties.get("type") == service.adf_type:
@@ -420,7 +302,7 @@ def _factory_file(loader: _Loader, paths: list[Path], used: set[str]) -> tuple[d
         loader.problems.append(f"{loader.show(paths[1])}: a second factory file beside {loader.show(paths[0])}; "
                                "factory/factory/ holds the one file of the factory")
         return None, None
-    file = _File(None, paths[0], loader.show(paths[0]))
+    file = ObjectFile(None, paths[0], loader.show(paths[0]))
     try:
         regular_file_inside(file.path, loader.root)
     except UnreadableFile as error:

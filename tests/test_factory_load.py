@@ -293,6 +293,20 @@ def test_a_type_azure_native_does_not_know_is_an_error_not_a_silent_passthrough(
                               "azure-native could not publish it as written; did you mean 'AzureDatabricks'")
 
 
+def test_a_type_property_written_beside_typeproperties_is_refused_not_moved(root):
+    write(root, "pipeline/pl_x.json", wait_pipeline("pl_x", extra=[
+        {"name": "Notebook", "type": "DatabricksNotebook", "dependsOn": [], "userProperties": [],
+         "notebookPath": "/Shared/x", "linkedServiceName": ref("ls_databricks", "LinkedServiceReference")}]))
+    write(root, "linkedService/ls_blob.json", {"name": "ls_blob", "properties": {
+        "type": "AzureBlobStorage", "serviceEndpoint": "https://st.blob.core.windows.net/"}})
+    assert problems(root) == [
+        "factory/linkedService/ls_blob.json: properties.serviceEndpoint: belongs in properties.typeProperties; ADF "
+        "does not read it here, azure-native would move it",
+        "factory/pipeline/pl_x.json: properties.activities[1].notebookPath: belongs in "
+        "properties.activities[1].typeProperties; ADF does not read it here, azure-native would move it",
+    ]
+
+
 def test_a_type_property_azure_native_cannot_express_is_refused_with_the_issue(root):
     write(root, "dataset/ds_sql.json", {"name": "ds_sql", "properties": {
         "linkedServiceName": ref("ls_databricks", "LinkedServiceReference"), "type": "AzureSqlTable",

@@ -82,7 +82,7 @@ BY_FOLDER = {kind.folder: kind for kind in KINDS}
 BY_REFERENCE_TYPE = {kind.reference_type: kind for kind in KINDS if kind.reference_type}
 # Beside typeProperties in every activity; a typeProperties key with one of these names cannot be published.
 ACTIVITY_BASE_KEYS = frozenset({"name", "type", "description", "state", "onInactiveMarkAs", "dependsOn",
-                                "userProperties", "linkedServiceName", "policy"})
+                                "userProperties", "linkedServiceName", "policy", "inputs", "outputs"})
 
 FACTORY_FOLDER = "factory"
 """factory/<name>.json: the factory's own document; its globalParameters are published with the factory."""

@@ -252,6 +252,14 @@ class Checker:
         if skip:  # a flat resource's own arguments (its name, factory, group) are not the file's to set
             fields = {name: shape for name, shape in fields.items() if name not in skip}
         merged = dict(value)
+        base = _base_keys_by_class().get(args_class)
+        if base is not None and "typeProperties" not in fields:
+            # Beside typeProperties, ADF reads only its base keys; azure-native would move a misplaced one into
+            # typeProperties and publish what the file (and ADF Studio) does not mean.
+            for key in merged:
+                if key not in base and key != "typeProperties" and (key in fields or _same_but_case(key, fields)):
+                    self.problems.append(f"{join(path, key)}: belongs in {join(path, 'typeProperties')}; ADF does "
+                                         "not read it here, azure-native would move it")
         for container in _FLATTENED:
             if container in merged and container not in fields:
                 self._flatten(merged, container, args_class, path, origin)

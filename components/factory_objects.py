@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import pulumi
 from pulumi_azure_native import datafactory
 
-from core.factory import FactoryFolder, Placeholder, Template
+from core.factory import FactoryFolder, FactoryObject, Placeholder, Template
 from core.factory.kinds import PIPELINE, TRIGGER
 from core.factory.references import ObjectKey
 
@@ -70,9 +70,8 @@ class FactoryValues:
 
 
 @dataclass(frozen=True)
-class TriggerRuntime:
-    """What the trigger start/stop provider needs for one trigger: where it is, what it should be, and
-    the resources to order its stop before and its start after."""
+class TriggerTarget:
+    """One published trigger as its runtime-state provider sees it, known before anything is declared."""
 
     trigger_name: str
     """ADF name of the trigger."""
@@ -87,10 +86,33 @@ class TriggerRuntime:
     fingerprint: pulumi.Output[str]
     """sha256 of the trigger's published definition and those of the pipelines it runs (Execute Pipeline
     chains included): it changes exactly when one of them does."""
+    pipeline_names: tuple[str, ...]
+    """ADF names of the pipelines it runs, directly or through Execute Pipeline."""
+
+
+@dataclass(frozen=True)
+class TriggerRuntime(TriggerTarget):
+    """A TriggerTarget with the resources its start and stop must be ordered around."""
+
     trigger: datafactory.Trigger
     """The trigger resource (created stopped, as ADF creates every trigger)."""
     pipelines: tuple[datafactory.Pipeline, ...]
-    """The pipelines it runs, directly or through Execute Pipeline."""
+    """The pipelines it runs, in pipeline_names' order."""
+
+
+class TriggerGate(Protocol):
+    """What keeps one trigger stopped while it or its pipelines change (dynamic_providers.trigger_gate)."""
+
+    @property
+    def depends_on(self) -> Sequence[pulumi.Resource]:
+        """Resources the trigger and each pipeline it runs must depend on (its stopper)."""
+
+    def runtime_state(self, trigger: pulumi.Resource, pipelines: Sequence[pulumi.Resource]) -> Any:
+        """Declare what brings the trigger to its desired state after ``trigger`` and ``pipelines``."""
+
+
+TriggerGates = Callable[[TriggerTarget, pulumi.Resource], TriggerGate]
+"""Declares the gate of one trigger, parented to the given component, before its trigger and pipelines."""
 
 
 def _placeholders(value: Any, found: dict[str, Placeholder]) -> Any:
@@ -144,6 +166,9 @@ class FactoryObjectsArgs:
     """The stage's values for override placeholders."""
     linked_services: Mapping[ObjectKey, pulumi.Resource]
     """The program's own published linked services, by object key, for objects that reference them."""
+    trigger_gates: TriggerGates | None = None
+    """Declares each trigger's gate (stop before its trigger or pipelines change, desired state after); the
+    trigger and the pipelines it runs depend on the gate. None: the triggers are declared stopped, no more."""
 
 
 class FactoryObjects(pulumi.ComponentResource):
@@ -159,42 +184,55 @@ class FactoryObjects(pulumi.ComponentResource):
         folder = args.folder
         self.resources = {}
         declared: dict[ObjectKey, pulumi.Resource] = dict(args.linked_services)
-        if args.publish:
-            for obj in folder.objects:  # each after what it references
-                if obj.owned:
-                    continue
-                arguments = args.values.resolve(obj.arguments)
-                resource = getattr(datafactory, obj.kind.resource)(
-                    f"{name}-{obj.kind.role}-{obj.name.lower()}",
-                    **{obj.kind.name_arg: obj.name},
-                    factory_name=args.factory_name,
-                    resource_group_name=args.resource_group_name,
-                    **arguments,
-                    opts=pulumi.ResourceOptions(
-                        parent=self,
-                        depends_on=[declared[key] for key in obj.references],
-                        delete_before_replace=True,
-                    ),
-                )
-                self.resources[obj.key] = resource
-                declared[obj.key] = resource
+        triggers = folder.of_kind(TRIGGER) if args.publish else []
+        runs = {trigger.key: folder.pipelines_run_by(trigger) for trigger in triggers}
+        targets = {trigger.key: self._target(trigger, runs[trigger.key], args) for trigger in triggers}
+        # The gates come first: a trigger and every pipeline it runs wait for their gate's stopper.
+        gates = {key: args.trigger_gates(target, self) for key, target in targets.items()} if args.trigger_gates else {}
+        gated: dict[ObjectKey, list[pulumi.Resource]] = {}
+        for key, gate in gates.items():
+            for gated_key in (key, *(pipeline.key for pipeline in runs[key])):
+                gated.setdefault(gated_key, []).extend(gate.depends_on)
+        for obj in folder.objects if args.publish else ():  # each after what it references
+            if obj.owned:
+                continue
+            resource = getattr(datafactory, obj.kind.resource)(
+                f"{name}-{obj.kind.role}-{obj.name.lower()}",
+                **{obj.kind.name_arg: obj.name},
+                factory_name=args.factory_name,
+                resource_group_name=args.resource_group_name,
+                **args.values.resolve(obj.arguments),
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    depends_on=[*(declared[key] for key in obj.references), *gated.get(obj.key, ())],
+                    delete_before_replace=True,
+                ),
+            )
+            self.resources[obj.key] = resource
+            declared[obj.key] = resource
 
         self.triggers = {}
-        for trigger in folder.of_kind(TRIGGER) if args.publish else []:
-            pipelines = folder.pipelines_run_by(trigger)
-            definitions = {
-                "trigger": trigger.arguments,
-                "pipelines": {pipeline.name: pipeline.arguments for pipeline in pipelines},
-            }
-            self.triggers[trigger.name] = TriggerRuntime(
-                trigger_name=trigger.name,
-                factory_name=pulumi.Output.from_input(args.factory_name),
-                resource_group_name=args.resource_group_name,
-                subscription_id=args.subscription_id,
-                desired_state=folder.trigger_states[trigger.name],
-                fingerprint=fingerprint(definitions, args.values),
-                trigger=self.resources[trigger.key],
-                pipelines=tuple(self.resources[pipeline.key] for pipeline in pipelines),
-            )
+        for key, target in targets.items():
+            runtime = TriggerRuntime(**vars(target), trigger=self.resources[key],
+                                     pipelines=tuple(self.resources[pipeline.key] for pipeline in runs[key]))
+            if key in gates:
+                gates[key].runtime_state(runtime.trigger, runtime.pipelines)
+            self.triggers[target.trigger_name] = runtime
         self.pipeline_names = sorted(obj.name for obj in folder.of_kind(PIPELINE))
         self.register_outputs({"pipeline_names": self.pipeline_names})
+
+    @staticmethod
+    def _target(trigger: FactoryObject, pipelines: Sequence[FactoryObject], args: FactoryObjectsArgs) -> TriggerTarget:
+        definitions = {
+            "trigger": trigger.arguments,
+            "pipelines": {pipeline.name: pipeline.arguments for pipeline in pipelines},
+        }
+        return TriggerTarget(
+            trigger_name=trigger.name,
+            factory_name=pulumi.Output.from_input(args.factory_name),
+            resource_group_name=args.resource_group_name,
+            subscription_id=args.subscription_id,
+            desired_state=args.folder.trigger_states[trigger.name],
+            fingerprint=fingerprint(definitions, args.values),
+            pipeline_names=tuple(pipeline.name for pipeline in pipelines),
+        )

@@ -44,7 +44,8 @@ def _config(**keys: str):
     return parse_stage_config({f"{PROJECT}:{k}": v for k, v in keys.items()}, stack="test")
 
 
-def declare(folder_dir: Path = STUDIO, *, publish: bool = True, **keys: str) -> tuple[_Recorder, dict]:
+def declare(folder_dir: Path = STUDIO, *, publish: bool = True, trigger_gates=None, **keys: str
+            ) -> tuple[_Recorder, dict]:
     """Declare the program's linked services and factory/ objects; return the requests and the results."""
     config = _config(**keys)
     folder = load_factory(folder_dir, config, job_names=["sales-pipeline"], relative_to=folder_dir.parent)
@@ -65,7 +66,7 @@ def declare(folder_dir: Path = STUDIO, *, publish: bool = True, **keys: str) -> 
             subscription_id="sub", depends_on=[secret]))
         objects = FactoryObjects("objs", FactoryObjectsArgs(
             folder=folder, publish=publish, factory_name="adf-dbp-test", resource_group_name="rg",
-            subscription_id="sub", values=values, linked_services=linked.resources))
+            subscription_id="sub", values=values, linked_services=linked.resources, trigger_gates=trigger_gates))
         results["triggers"] = objects.triggers
         fingerprints = {name: runtime.fingerprint for name, runtime in objects.triggers.items()}
         return pulumi.Output.all(pipelines=objects.pipeline_names, documents=linked.documents,
@@ -178,3 +179,39 @@ def test_msi_makes_the_factory_contributor_on_the_workspace_before_the_linked_se
     assert fields["principalId"].string_value == "factory-principal"
     assert grant.name in dependency_names(databricks)
     assert "accessToken" not in results["documents"]["ls_databricks"]["properties"]["typeProperties"]
+
+
+class _Gate:
+    """Stands in for dynamic_providers.trigger_gate: a stopper first, a runtime state after."""
+
+    def __init__(self, target, parent: pulumi.Resource):
+        self.target = target
+        self.stopper = pulumi.CustomResource("test:index:Stopper", f"gate-{target.trigger_name}", {},
+                                             pulumi.ResourceOptions(parent=parent))
+
+    @property
+    def depends_on(self) -> list[pulumi.Resource]:
+        return [self.stopper]
+
+    def runtime_state(self, trigger, pipelines):
+        return pulumi.CustomResource("test:index:State", f"state-{self.target.trigger_name}", {},
+                                     pulumi.ResourceOptions(depends_on=[trigger, *pipelines]))
+
+
+def test_trigger_gates_stop_before_the_trigger_and_its_pipelines_and_set_the_state_after_them():
+    monitor, results = declare(trigger_gates=_Gate)
+    order = list(monitor.requests)
+    for trigger in ("tr_nightly", "tr_hourly_ingest"):
+        assert order.index(f"gate-{trigger}") < order.index(f"objs-tr-{trigger}"), "the gate comes first"
+        assert f"gate-{trigger}" in dependency_names(monitor.requests[f"objs-tr-{trigger}"])
+    # pl_housekeeping runs under tr_nightly (through pl_orders_end_to_end) and tr_landing_file_arrived.
+    housekeeping = dependency_names(monitor.requests["objs-pl-pl_housekeeping"])
+    assert {"gate-tr_nightly", "gate-tr_landing_file_arrived"} <= housekeeping
+    assert "gate-tr_hourly_ingest" not in housekeeping
+    assert not {name for name in dependency_names(monitor.requests["objs-ds-ds_orders_json"])
+                if name.startswith("gate-")}, "only triggers and the pipelines they run wait for a gate"
+    nightly = results["triggers"]["tr_nightly"]
+    assert dependency_names(monitor.requests["state-tr_nightly"]) == {
+        "objs-tr-tr_nightly", *(f"objs-pl-{name}" for name in nightly.pipeline_names)}
+    assert nightly.pipeline_names == ("pl_housekeeping", "pl_ingest_orders", "pl_load_erp_customers",
+                                      "pl_orders_end_to_end", "pl_transform_orders")

@@ -29,6 +29,7 @@ bench: $(VENV)/.dev
 	$(PY) benchmarks/plan_time.py
 	$(PY) benchmarks/pat_requests.py
 	$(PY) benchmarks/jobs_scale.py
+	$(PY) benchmarks/factory_scale.py
 
 clean:
 	rm -rf $(VENV)

@@ -12,6 +12,8 @@ from components.data_factory import DataFactory, DataFactoryArgs
 from components.databricks_jobs import DatabricksJobs, DatabricksJobsArgs
 from components.databricks_provider import WorkspaceProviderArgs, workspace_provider
 from components.databricks_workspace import DatabricksWorkspace, DatabricksWorkspaceArgs
+from components.factory_linked_services import FactoryLinkedServices, FactoryLinkedServicesArgs
+from components.factory_objects import FactoryObjects, FactoryObjectsArgs, FactoryValues
 from components.instance_pools import InstancePools, InstancePoolsArgs
 from components.key_vault import KeyVault, KeyVaultArgs
 from components.notebooks import Notebooks, NotebooksArgs
@@ -19,6 +21,7 @@ from components.workspace_access import WorkspaceAccess, WorkspaceAccessArgs
 from components.workspace_settings import WorkspaceSettings, WorkspaceSettingsArgs
 from core.config import PROJECT, load_stage_config
 from core.errors import raise_problems
+from core.factory import load_factory, owned_linked_services
 from core.naming import stage_names
 from core.workspace_content import load_workspace_content
 from dynamic_providers.databricks_pat import DatabricksPat, DatabricksPatArgs
@@ -33,7 +36,10 @@ content = load_workspace_content(
     jobs_dir=HERE / "jobs", templates_dir=HERE / "templates", notebooks_dir=HERE / "notebooks",
     config=config, relative_to=HERE, problems=problems,
 )
-# Further validators append to `problems` here, e.g. the factory/ definitions.
+factory_folder = load_factory(
+    HERE / "factory", config, job_names=[job.settings["name"] for job in content.jobs], relative_to=HERE,
+    problems=problems,
+)
 raise_problems(problems)
 names = stage_names(
     project=PROJECT, prefix=config.prefix, stage=config.stage, unique_suffix=config.global_name_suffix
@@ -130,7 +136,7 @@ pat = DatabricksPat(
 )
 # Only admins (the deploying principal among them) and the configured principals may create tokens.
 workspace_settings.restrict_token_use(after=[pat, access])
-vault.secret(
+pat_secret = vault.secret(
     "pat",
     secret_name=config.pat_secret_name,
     value=pat.token_value,
@@ -153,7 +159,12 @@ databricks_jobs = DatabricksJobs(
     ),
 )
 
-# 7. Data Factory with a managed identity that may only read the vault.
+# 7. Data Factory with a managed identity that may only read the vault; factory/ placeholders' stage values.
+factory_values = FactoryValues(
+    stage=config.stage, vault_uri=vault.vault_uri, key_vault_name=vault.vault_name,
+    workspace_url=workspace.workspace_url, workspace_resource_id=workspace.workspace_resource_id,
+    pool_ids=pools.pool_ids, job_ids=databricks_jobs.job_ids,
+)
 factory = DataFactory(
     "factory",
     DataFactoryArgs(
@@ -162,11 +173,33 @@ factory = DataFactory(
         location=config.location,
         git_repo=config.data_factory_git_repo,
         tags=tags,
+        global_parameters=factory_values.resolve(factory_folder.global_parameters),
     ),
 )
-vault.grant_secrets_user("factory", factory.principal_id)
+factory_reads_vault = vault.grant_secrets_user("factory", factory.principal_id)
 
-# 8. What consumers of the stage need (secret names, never secret values).
+# 8. The stage's own linked services, then factory/ published in reference order (not into a git-linked factory).
+linked_services = FactoryLinkedServices(
+    "factory-linked-services",
+    FactoryLinkedServicesArgs(
+        services=owned_linked_services(config), folder=factory_folder, publish=config.publishes_data_factory,
+        factory_name=factory.factory_name, resource_group_name=workspace.resource_group_name,
+        values=factory_values, databricks_auth=config.data_factory_databricks_auth,
+        factory_principal_id=factory.principal_id, workspace_resource_id=workspace.workspace_resource_id,
+        workspace_name=names.workspace, subscription_id=client.subscription_id,
+        depends_on=[factory_reads_vault, pat_secret, *pools.secrets.values()],
+    ),
+)
+factory_objects = FactoryObjects(
+    "factory-objects",
+    FactoryObjectsArgs(
+        folder=factory_folder, publish=config.publishes_data_factory, factory_name=factory.factory_name,
+        resource_group_name=workspace.resource_group_name, subscription_id=client.subscription_id,
+        values=factory_values, linked_services=linked_services.resources,
+    ),
+)
+
+# 9. What consumers of the stage need (secret names, never secret values).
 pulumi.export("workspace_url", workspace.workspace_url)
 pulumi.export("workspace_resource_id", workspace.workspace_resource_id)
 pulumi.export("key_vault_name", vault.vault_name)
@@ -177,3 +210,9 @@ pulumi.export("pool_ids", pools.pool_ids)
 pulumi.export("pool_secret_names", pools.secret_names)
 pulumi.export("job_ids", databricks_jobs.job_ids)
 pulumi.export("data_factory_name", factory.factory_name)
+pulumi.export("data_factory_id", factory.factory_id)
+pulumi.export("data_factory_key_vault_linked_service", linked_services.key_vault_name)
+pulumi.export("data_factory_databricks_linked_service", linked_services.databricks_name)
+pulumi.export("data_factory_pipelines", factory_objects.pipeline_names)
+# The program's linked services as ADF JSON with this stage's values: `python -m ops export-linked-services`.
+pulumi.export("data_factory_linked_services", linked_services.documents)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 from pulumi_azure_native import datafactory
@@ -23,6 +24,8 @@ class DataFactoryArgs:
     """Repository the factory is linked to (dev), or None: pipelines are then published by the program."""
     tags: Mapping[str, str]
     """Tags on the factory."""
+    global_parameters: Mapping[str, Any] | None = None
+    """Global parameters from factory/factory/<name>.json, published where the factory is not git-linked."""
 
 
 def _repo_configuration(repo: GitRepo) -> datafactory.FactoryVSTSConfigurationArgs | (
@@ -66,6 +69,8 @@ class DataFactory(pulumi.ComponentResource):
             # The identity is how linked services read the PAT and pool ids from Key Vault.
             identity=datafactory.FactoryIdentityArgs(type="SystemAssigned"),
             repo_configuration=_repo_configuration(args.git_repo) if args.git_repo else None,
+            # In a git-linked factory, git mode publishes the global parameters with the other objects.
+            global_parameters=None if args.git_repo else args.global_parameters,
             tags=dict(args.tags),
             opts=pulumi.ResourceOptions(parent=self),
         )

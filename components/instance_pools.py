@@ -10,6 +10,7 @@ import pulumi_databricks as databricks
 
 from components.key_vault import KeyVault
 from core.config import InstancePool
+from dynamic_providers.vault_secret import VaultSecret
 
 
 @dataclass(frozen=True)
@@ -29,11 +30,14 @@ class InstancePools(pulumi.ComponentResource):
     """Pool id by pool name, for job clusters."""
     secret_names: dict[str, str]
     """Key Vault secret holding each pool's id, by pool name."""
+    secrets: dict[str, VaultSecret]
+    """Those Key Vault secrets, for consumers that must not be published before them (ADF linked services)."""
 
     def __init__(self, name: str, args: InstancePoolsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("databricks-platform:databricks:InstancePools", name, None, opts)
         self.pool_ids = {}
         self.secret_names = {}
+        self.secrets = {}
         for pool in args.pools:
             spot = pool.availability == "SPOT_AZURE"
             instance_pool = databricks.InstancePool(
@@ -53,7 +57,7 @@ class InstancePools(pulumi.ComponentResource):
             )
             self.pool_ids[pool.name] = instance_pool.id
             self.secret_names[pool.name] = pool.key_vault_secret_name
-            args.vault.secret(
+            self.secrets[pool.name] = args.vault.secret(
                 f"pool-{pool.name}",
                 secret_name=pool.key_vault_secret_name,
                 value=instance_pool.id,

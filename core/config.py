@@ -69,6 +69,10 @@ def _email(value: str) -> str:
     return value
 
 
+# Names of the program's ADF linked services: letters, digits, _, - and spaces (also a safe file name, for
+# the export command's factory/linkedService/<name>.json).
+_ADF_NAME = r"^[A-Za-z0-9_][A-Za-z0-9_ -]{0,139}$"
+
 # Pulumi.yaml cannot default a key to null (it would be required): "" or {} there means "not set".
 UNSET_AS_NONE = BeforeValidator(lambda value: None if value in ("", {}) else value)
 
@@ -235,6 +239,17 @@ class StageConfig(_Model):
     jobs_edit_mode: Literal["UI_LOCKED", "EDITABLE"] = "UI_LOCKED"
     workspace_max_token_lifetime_days: int = Field(90, ge=1, le=730)
     workspace_token_users: list[TokenUser] = Field(default_factory=list)
+    data_factory_key_vault_linked_service: str = Field("ls_key_vault", pattern=_ADF_NAME)
+    data_factory_databricks_linked_service: str = Field("ls_databricks", pattern=_ADF_NAME)
+    data_factory_databricks_auth: Literal["pat", "msi"] = "pat"
+    data_factory_databricks_pool: Annotated[str | None, UNSET_AS_NONE] = None
+    data_factory_databricks_cluster_version: str = Field("15.4.x-scala2.12", min_length=1)
+    data_factory_databricks_workers: str = Field("2", pattern=r"^[0-9]{1,4}(:[0-9]{1,4})?$")
+    data_factory_databricks_node_type: Annotated[str | None, UNSET_AS_NONE] = None
+    data_factory_allow_job_clusters: bool = False
+    data_factory_overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    data_factory_triggers_started: bool = False
+    data_factory_trigger_states: dict[str, Literal["Started", "Stopped"]] = Field(default_factory=dict)
 
     # False on a stand-in (see parse_stage_config) whose pools could not be validated.
     _pools_known: bool = PrivateAttr(True)
@@ -262,6 +277,7 @@ class StageConfig(_Model):
             raise ValueError(
                 f"jobsDefaultPool {self.jobs_default_pool!r} is not a configured pool; pools: {pools or 'none'}"
             )
+        self._check_data_factory(pools)
         applications = [p.application_id for p in self.workspace_principals]
         if len(set(applications)) != len(applications):
             raise ValueError("workspacePrincipals: each applicationId may appear once")
@@ -290,6 +306,33 @@ class StageConfig(_Model):
                 "always create tokens; remove it from the list"
             )
         return self
+
+    def _check_data_factory(self, pools: list[str]) -> None:
+        owned = [self.data_factory_key_vault_linked_service, self.data_factory_databricks_linked_service]
+        if owned[0].lower() == owned[1].lower():
+            raise ValueError(f"dataFactoryKeyVaultLinkedService and dataFactoryDatabricksLinkedService must differ, "
+                             f"got {owned[0]!r} twice (ADF names ignore case)")
+        if self.data_factory_databricks_pool is not None and self.data_factory_databricks_pool not in pools:
+            raise ValueError(f"dataFactoryDatabricksPool {self.data_factory_databricks_pool!r} is not a configured "
+                             f"pool; pools: {pools or 'none'}")
+        if self.data_factory_pool is None and not self.data_factory_allow_job_clusters:
+            raise ValueError("dataFactoryDatabricksPool: the Data Factory's Databricks linked service needs an "
+                             "instance pool (set dataFactoryDatabricksPool or jobsDefaultPool), or set "
+                             "dataFactoryAllowJobClusters: true to start a job cluster per activity")
+        if self.data_factory_pool is None and self.data_factory_databricks_node_type is None:
+            raise ValueError("dataFactoryDatabricksNodeType is required when the Databricks linked service runs "
+                             "job clusters without a pool (e.g. Standard_DS3_v2)")
+
+    @property
+    def data_factory_pool(self) -> InstancePool | None:
+        """The pool the Data Factory's Databricks activities run on (its own key, else the jobs' default)."""
+        name = self.data_factory_databricks_pool or self.jobs_default_pool
+        return next((pool for pool in self.instance_pools if pool.name == name), None)
+
+    @property
+    def publishes_data_factory(self) -> bool:
+        """Whether the program publishes factory/ (the factory is not git-linked; git mode owns it otherwise)."""
+        return self.data_factory_git_repo is None
 
     @property
     def job_defaults(self) -> JobDefaults:

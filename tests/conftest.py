@@ -15,6 +15,7 @@ REPO = Path(__file__).resolve().parent.parent
 PROGRAM_PARTS = (
     "Pulumi.yaml", "__main__.py", "clients", "core", "components", "dynamic_providers", "jobs", "templates",
     "notebooks",
+    "factory",
 )
 
 

@@ -98,7 +98,9 @@ def test_against_reports_changed_inputs_added_and_removed_resources(repo_with_hi
     stack_file = repo / "Pulumi.test.yaml"
     stack_file.write_text(stack_file.read_text() + "  databricks-platform:keyVaultSoftDeleteRetentionDays: 30\n")
     main = repo / "__main__.py"
-    main.write_text(main.read_text().replace('vault.grant_secrets_user("factory", factory.principal_id)\n', ""))
+    grant = 'factory_reads_vault = vault.grant_secrets_user("factory", factory.principal_id)\n'
+    assert grant in main.read_text()
+    main.write_text(main.read_text().replace(grant, "factory_reads_vault = factory\n"))
     result = run_plan("--stack", "test", "--against", "main", program_dir=repo)
     assert result.returncode == 0, result.stderr
     out = result.stdout

@@ -11,6 +11,8 @@ import sys
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "smoke": ("ops.smoke", "run one job or Data Factory pipeline of a deployed stage and wait for its result"),
+    "export-linked-services": ("ops.export_linked_services",
+                               "write the program's linked services into factory/ with a deployed stage's values"),
 }
 USAGE_ERROR = 2
 

@@ -14,7 +14,6 @@ Exit status: 0 done, 2 with one line for a usage or outputs-file problem.
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys
@@ -22,7 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from core.factory.linked_services import OWNED_ANNOTATION
-from core.factory.reader import UnreadableFile, read_json
+from core.safe_load import read_json_document
+from ops.outputs import load_outputs
+from ops.usage import USAGE, Parser, UsageError
 
 OUTPUT_NAME = "data_factory_linked_services"
 _FILE_SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_ -]{0,139}$")
@@ -30,7 +31,7 @@ _FILE_SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_ -]{0,139}$")
 _ORDER = {"": ("name", "type", "properties"), "properties": ("annotations", "type", "typeProperties")}
 
 
-class ExportError(Exception):
+class ExportError(UsageError):
     """A usage or outputs-file problem: one line for the user, exit status 2."""
 
 
@@ -50,11 +51,8 @@ def _ordered(value: Any, where: str) -> Any:
 
 
 def _linked_services(outputs_file: Path) -> dict[str, dict]:
-    try:
-        outputs = read_json(outputs_file, outputs_file.resolve().parent)
-    except UnreadableFile as error:
-        raise ExportError(f"{outputs_file}: {error}") from None
-    if not isinstance(outputs, dict) or OUTPUT_NAME not in outputs:
+    outputs = load_outputs(outputs_file)
+    if OUTPUT_NAME not in outputs:
         raise ExportError(f"{outputs_file}: no {OUTPUT_NAME!r} output; write the file with `pulumi stack output "
                           f"-s <stage> --json` after `pulumi up` of a stage this program deployed")
     services = outputs[OUTPUT_NAME]
@@ -75,10 +73,7 @@ def _linked_services(outputs_file: Path) -> dict[str, dict]:
 
 
 def _exported_by_us(path: Path) -> bool:
-    try:
-        document = read_json(path, path.parent)
-    except UnreadableFile:
-        return False
+    document = read_json_document(path, source=str(path), root=path.parent, problems=[])
     annotations = document.get("properties", {}).get("annotations") if isinstance(document, dict) else None
     return isinstance(annotations, list) and OWNED_ANNOTATION in annotations
 
@@ -108,13 +103,8 @@ def export(outputs_file: Path, factory_dir: Path) -> list[str]:
     return report
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, exit status 2, as the smoke runs do
-        raise ExportError(f"{message} (see --help)")
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+def _parser() -> Parser:
+    parser = Parser(
         prog="python -m ops export-linked-services",
         description="Write the program's Data Factory linked services, with a deployed stage's values, into "
         "factory/linkedService/ (ADF Studio's format), for the git-linked stage's authors.",
@@ -130,15 +120,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
         lines = export(args.outputs, args.factory_dir)
-    except ExportError as error:
+    except UsageError as error:
         print(f"export-linked-services: {error}", file=sys.stderr)
-        return 2
+        return USAGE
     except OSError as error:
         print(f"export-linked-services: {error.filename}: {error.strerror}", file=sys.stderr)
-        return 2
+        return USAGE
     print("\n".join(lines))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -78,8 +78,8 @@ def test_an_earlier_export_the_program_no_longer_owns_is_removed_and_authored_fi
 
 
 @pytest.mark.parametrize(("content", "expected"), [
-    (None, "cannot be read: No such file or directory"),
-    ("{not json", "not valid JSON"),
+    (None, "no such file (write it with `pulumi stack output --json"),
+    ("{not json", "not JSON (Expecting property name"),
     (json.dumps({"key_vault_uri": "https://kv/"}), "no 'data_factory_linked_services' output"),
     (json.dumps({"data_factory_linked_services": {}}), "must be an object of linked service name -> ADF JSON"),
     (json.dumps({"data_factory_linked_services": {"../../etc/x": VAULT}}), "not a linked service name"),
@@ -103,7 +103,8 @@ def test_an_outputs_file_problem_is_one_line_and_exit_status_2(tmp_path, factory
 def test_usage_problems_are_one_line_and_exit_status_2(tmp_path, capsys):
     code, _, err = run(capsys=capsys)
     assert code == 2 and err.strip().splitlines() == [
-        "export-linked-services: the following arguments are required: --outputs (see --help)"]
+        "export-linked-services: the following arguments are required: --outputs "
+        "(see python -m ops export-linked-services --help)"]
     code, _, err = run("--outputs", str(outputs(tmp_path, {"ls_key_vault": VAULT})), "--factory-dir",
                        str(tmp_path / "nowhere"), capsys=capsys)
     assert code == 2 and "nowhere: no such directory" in err and len(err.strip().splitlines()) == 1

@@ -220,7 +220,7 @@ def test_export_files_round_trip_through_git_unchanged(tmp_path, deployed_plans)
     # As an ADF author of dev would: export dev's linked services into the git folder.
     dev_outputs = tmp_path / "dev-outputs.json"
     dev_outputs.write_text(json.dumps(deployed_plans["dev"]["outputs"]))
-    export = [sys.executable, "-m", "ops.export_linked_services", "--factory-dir", str(program / "factory")]
+    export = [sys.executable, "-m", "ops", "export-linked-services", "--factory-dir", str(program / "factory")]
     result = subprocess.run([*export, "--outputs", str(dev_outputs)], cwd=REPO, capture_output=True, text=True,
                             check=False)
     assert result.returncode == 0, result.stderr

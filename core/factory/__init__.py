@@ -2,7 +2,6 @@
 
 - ``load_factory(factory_dir, config, job_names=..., relative_to=...) -> FactoryFolder`` (raises UserError)
 - ``owned_linked_services(config)``: the program's Key Vault and Databricks linked services as ADF JSON
-- ``reader.read_json``: the strict JSON reader (the seam for the project's shared safe loader)
 """
 
 from core.factory.kinds import KINDS, Kind

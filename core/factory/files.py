@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from core.factory import kinds as k
-from core.factory.reader import UnreadableFile, read_json
+from core.safe_load import read_json_document
 
 ARM_TYPES = {
     "linkedService": "linkedservices", "dataset": "datasets", "dataflow": "dataflows", "pipeline": "pipelines",
@@ -113,10 +113,9 @@ class FolderReader:
     # -- one file ---------------------------------------------------------------------------------------
 
     def read(self, file: ObjectFile, arm_type: str) -> bool:
-        try:
-            document = read_json(file.path, self.root)
-        except UnreadableFile as error:
-            self.problems.append(f"{file.source}: {error}")
+        count = len(self.problems)
+        document = read_json_document(file.path, source=file.source, root=self.root, problems=self.problems)
+        if len(self.problems) > count:
             return False
         if not isinstance(document, dict):
             self.problems.append(f"{file.source}: expected an object with name and properties, as ADF Studio writes")

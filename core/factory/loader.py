@@ -20,7 +20,6 @@ from core.factory import kinds as k
 from core.factory.files import ARM_TYPES, FolderReader, ObjectFile
 from core.factory.linked_services import OWNED_ANNOTATION, OwnedLinkedService, owned_linked_services
 from core.factory.overrides import OverrideError, apply_override, parse_value
-from core.factory.reader import UnreadableFile, regular_file_inside
 from core.factory.references import ObjectKey, Reference, find_cycles, find_references, object_key, topological_order
 from core.factory.schema import Checker, object_fields
 
@@ -313,11 +312,6 @@ def _factory_file(loader: _Loader, paths: list[Path], used: set[str]) -> tuple[d
                                "factory/factory/ holds the one file of the factory")
         return None, None
     file = ObjectFile(None, paths[0], loader.show(paths[0]))
-    try:
-        regular_file_inside(file.path, loader.root)
-    except UnreadableFile as error:
-        loader.problems.append(f"{file.source}: {error}")
-        return None, None
     if not loader.read(file, "Microsoft.DataFactory/factories"):
         return None, None
     name = file.document["name"]

@@ -196,6 +196,8 @@ factory_objects = FactoryObjects(
         folder=factory_folder, publish=config.publishes_data_factory, factory_name=factory.factory_name,
         resource_group_name=workspace.resource_group_name, subscription_id=client.subscription_id,
         values=factory_values, linked_services=linked_services.resources,
+        deployer_tenant_id=deployer_tenant_id, deployer_client_id=deployer_client_id,
+        deployer_credential=config.deployer_credential, azure_authority_host=config.azure_authority_host,
     ),
 )
 

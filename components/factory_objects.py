@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import pulumi
 from pulumi_azure_native import datafactory
@@ -21,6 +21,7 @@ from pulumi_azure_native import datafactory
 from core.factory import FactoryFolder, FactoryObject, Placeholder, Template
 from core.factory.kinds import PIPELINE, TRIGGER
 from core.factory.references import ObjectKey
+from dynamic_providers.trigger_gate import TriggerGate, TriggerGateArgs, trigger_gate
 
 
 @dataclass(frozen=True)
@@ -100,21 +101,6 @@ class TriggerRuntime(TriggerTarget):
     """The pipelines it runs, in pipeline_names' order."""
 
 
-class TriggerGate(Protocol):
-    """What keeps one trigger stopped while it or its pipelines change (dynamic_providers.trigger_gate)."""
-
-    @property
-    def depends_on(self) -> Sequence[pulumi.Resource]:
-        """Resources the trigger and each pipeline it runs must depend on (its stopper)."""
-
-    def runtime_state(self, trigger: pulumi.Resource, pipelines: Sequence[pulumi.Resource]) -> Any:
-        """Declare what brings the trigger to its desired state after ``trigger`` and ``pipelines``."""
-
-
-TriggerGates = Callable[[TriggerTarget, pulumi.Resource], TriggerGate]
-"""Declares the gate of one trigger, parented to the given component, before its trigger and pipelines."""
-
-
 def _placeholders(value: Any, found: dict[str, Placeholder]) -> Any:
     """``value`` as plain JSON with each Template as its text, collecting the placeholders it holds."""
     if isinstance(value, Template):
@@ -161,14 +147,19 @@ class FactoryObjectsArgs:
     resource_group_name: pulumi.Input[str]
     """Group of the factory."""
     subscription_id: pulumi.Input[str]
-    """Subscription of the factory (for the trigger runtime seam)."""
+    """Subscription of the factory (trigger start and stop go through its ARM API)."""
     values: FactoryValues
     """The stage's values for override placeholders."""
     linked_services: Mapping[ObjectKey, pulumi.Resource]
     """The program's own published linked services, by object key, for objects that reference them."""
-    trigger_gates: TriggerGates | None = None
-    """Declares each trigger's gate (stop before its trigger or pipelines change, desired state after); the
-    trigger and the pipelines it runs depend on the gate. None: the triggers are declared stopped, no more."""
+    deployer_tenant_id: pulumi.Input[str]
+    """Tenant of the deploying identity, which starts and stops the triggers."""
+    deployer_client_id: pulumi.Input[str]
+    """Application (client) id of the deploying identity."""
+    deployer_credential: str
+    """How it authenticates: environment, managed_identity or azure_cli."""
+    azure_authority_host: str | None = None
+    """Entra ID authority for sovereign clouds (None: the public cloud); the ARM endpoint follows from it."""
 
 
 class FactoryObjects(pulumi.ComponentResource):
@@ -187,8 +178,9 @@ class FactoryObjects(pulumi.ComponentResource):
         triggers = folder.of_kind(TRIGGER) if args.publish else []
         runs = {trigger.key: folder.pipelines_run_by(trigger) for trigger in triggers}
         targets = {trigger.key: self._target(trigger, runs[trigger.key], args) for trigger in triggers}
-        # The gates come first: a trigger and every pipeline it runs wait for their gate's stopper.
-        gates = {key: args.trigger_gates(target, self) for key, target in targets.items()} if args.trigger_gates else {}
+        # The gates come first: a trigger and every pipeline it runs wait for their gate's stopper, because ADF
+        # refuses to change a started trigger; the runtime state is set once they are deployed.
+        gates = {key: self._gate(name, target, args) for key, target in targets.items()}
         gated: dict[ObjectKey, list[pulumi.Resource]] = {}
         for key, gate in gates.items():
             for gated_key in (key, *(pipeline.key for pipeline in runs[key])):
@@ -215,11 +207,28 @@ class FactoryObjects(pulumi.ComponentResource):
         for key, target in targets.items():
             runtime = TriggerRuntime(**vars(target), trigger=self.resources[key],
                                      pipelines=tuple(self.resources[pipeline.key] for pipeline in runs[key]))
-            if key in gates:
-                gates[key].runtime_state(runtime.trigger, runtime.pipelines)
+            gates[key].runtime_state(runtime.trigger, runtime.pipelines)
             self.triggers[target.trigger_name] = runtime
         self.pipeline_names = sorted(obj.name for obj in folder.of_kind(PIPELINE))
         self.register_outputs({"pipeline_names": self.pipeline_names})
+
+    def _gate(self, name: str, target: TriggerTarget, args: FactoryObjectsArgs) -> TriggerGate:
+        return trigger_gate(
+            f"{name}-{TRIGGER.role}-{target.trigger_name.lower()}",
+            TriggerGateArgs(
+                subscription_id=target.subscription_id,
+                resource_group_name=target.resource_group_name,
+                factory_name=target.factory_name,
+                trigger_name=target.trigger_name,
+                desired_state=target.desired_state,
+                fingerprint=target.fingerprint,
+                tenant_id=args.deployer_tenant_id,
+                client_id=args.deployer_client_id,
+                credential=args.deployer_credential,
+                azure_authority_host=args.azure_authority_host,
+            ),
+            parent=self,
+        )
 
     @staticmethod
     def _target(trigger: FactoryObject, pipelines: Sequence[FactoryObject], args: FactoryObjectsArgs) -> TriggerTarget:

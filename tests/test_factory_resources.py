@@ -44,7 +44,7 @@ def _config(**keys: str):
     return parse_stage_config({f"{PROJECT}:{k}": v for k, v in keys.items()}, stack="test")
 
 
-def declare(folder_dir: Path = STUDIO, *, publish: bool = True, trigger_gates=None, **keys: str
+def declare(folder_dir: Path = STUDIO, *, publish: bool = True, **keys: str
             ) -> tuple[_Recorder, dict]:
     """Declare the program's linked services and factory/ objects; return the requests and the results."""
     config = _config(**keys)
@@ -66,7 +66,8 @@ def declare(folder_dir: Path = STUDIO, *, publish: bool = True, trigger_gates=No
             subscription_id="sub", depends_on=[secret]))
         objects = FactoryObjects("objs", FactoryObjectsArgs(
             folder=folder, publish=publish, factory_name="adf-dbp-test", resource_group_name="rg",
-            subscription_id="sub", values=values, linked_services=linked.resources, trigger_gates=trigger_gates))
+            subscription_id="sub", values=values, linked_services=linked.resources,
+            deployer_tenant_id="tenant", deployer_client_id="client", deployer_credential="azure_cli"))
         results["triggers"] = objects.triggers
         fingerprints = {name: runtime.fingerprint for name, runtime in objects.triggers.items()}
         return pulumi.Output.all(pipelines=objects.pipeline_names, documents=linked.documents,
@@ -82,6 +83,7 @@ def dependency_names(request) -> set[str]:
 
 
 def test_every_reference_becomes_a_dependency_and_nothing_else_is_one():
+    """Besides references, only trigger stoppers are dependencies (the test below checks which)."""
     monitor, _ = declare()
     folder = load_factory(STUDIO, _config(), relative_to=STUDIO.parent)
     checked = 0
@@ -92,11 +94,13 @@ def test_every_reference_becomes_a_dependency_and_nothing_else_is_one():
                     for ref in obj.references}
         if obj.owned:
             expected.add("pat-secret")  # the program's own linked services wait for the secrets they read
-        assert dependency_names(request) == expected, f"{obj.source}"
+        references = {dependency for dependency in dependency_names(request) if not dependency.endswith("-stopper")}
+        assert references == expected, f"{obj.source}"
         checked += 1
     assert checked == 29
     hourly = monitor.requests["objs-tr-tr_hourly_transform"]
-    assert dependency_names(hourly) == {"objs-pl-pl_transform_orders", "objs-tr-tr_hourly_ingest"}
+    assert dependency_names(hourly) == {"objs-pl-pl_transform_orders", "objs-tr-tr_hourly_ingest",
+                                        "objs-tr-tr_hourly_transform-stopper"}
 
 
 def test_adf_objects_are_deleted_before_they_are_replaced_and_named_by_lower_case_name():
@@ -181,37 +185,24 @@ def test_msi_makes_the_factory_contributor_on_the_workspace_before_the_linked_se
     assert "accessToken" not in results["documents"]["ls_databricks"]["properties"]["typeProperties"]
 
 
-class _Gate:
-    """Stands in for dynamic_providers.trigger_gate: a stopper first, a runtime state after."""
-
-    def __init__(self, target, parent: pulumi.Resource):
-        self.target = target
-        self.stopper = pulumi.CustomResource("test:index:Stopper", f"gate-{target.trigger_name}", {},
-                                             pulumi.ResourceOptions(parent=parent))
-
-    @property
-    def depends_on(self) -> list[pulumi.Resource]:
-        return [self.stopper]
-
-    def runtime_state(self, trigger, pipelines):
-        return pulumi.CustomResource("test:index:State", f"state-{self.target.trigger_name}", {},
-                                     pulumi.ResourceOptions(depends_on=[trigger, *pipelines]))
-
-
 def test_trigger_gates_stop_before_the_trigger_and_its_pipelines_and_set_the_state_after_them():
-    monitor, results = declare(trigger_gates=_Gate)
+    monitor, results = declare()
     order = list(monitor.requests)
     for trigger in ("tr_nightly", "tr_hourly_ingest"):
-        assert order.index(f"gate-{trigger}") < order.index(f"objs-tr-{trigger}"), "the gate comes first"
-        assert f"gate-{trigger}" in dependency_names(monitor.requests[f"objs-tr-{trigger}"])
+        stopper = f"objs-tr-{trigger}-stopper"
+        assert monitor.requests[stopper].type == "pulumi-python:dynamic/databricks-platform:TriggerStopper"
+        assert order.index(stopper) < order.index(f"objs-tr-{trigger}"), "the stopper comes first"
+        assert stopper in dependency_names(monitor.requests[f"objs-tr-{trigger}"])
     # pl_housekeeping runs under tr_nightly (through pl_orders_end_to_end) and tr_landing_file_arrived.
     housekeeping = dependency_names(monitor.requests["objs-pl-pl_housekeeping"])
-    assert {"gate-tr_nightly", "gate-tr_landing_file_arrived"} <= housekeeping
-    assert "gate-tr_hourly_ingest" not in housekeeping
+    assert {"objs-tr-tr_nightly-stopper", "objs-tr-tr_landing_file_arrived-stopper"} <= housekeeping
+    assert "objs-tr-tr_hourly_ingest-stopper" not in housekeeping
     assert not {name for name in dependency_names(monitor.requests["objs-ds-ds_orders_json"])
-                if name.startswith("gate-")}, "only triggers and the pipelines they run wait for a gate"
+                if name.endswith("-stopper")}, "only triggers and the pipelines they run wait for a stopper"
     nightly = results["triggers"]["tr_nightly"]
-    assert dependency_names(monitor.requests["state-tr_nightly"]) == {
+    state = monitor.requests["objs-tr-tr_nightly-runtime-state"]
+    assert state.type == "pulumi-python:dynamic/databricks-platform:TriggerRuntimeState"
+    assert dependency_names(state) == {
         "objs-tr-tr_nightly", *(f"objs-pl-{name}" for name in nightly.pipeline_names)}
     assert nightly.pipeline_names == ("pl_housekeeping", "pl_ingest_orders", "pl_load_erp_customers",
                                       "pl_orders_end_to_end", "pl_transform_orders")

@@ -38,7 +38,7 @@ content = load_workspace_content(
 )
 factory_folder = load_factory(
     HERE / "factory", config, job_names=[job.settings["name"] for job in content.jobs], relative_to=HERE,
-    problems=problems,
+    notebooks=content.notebook_paths, problems=problems,
 )
 raise_problems(problems)
 names = stage_names(

@@ -22,6 +22,9 @@ class WorkspaceContent:
     """Rendered jobs with the stage's job settings applied, sorted by logical name."""
     notebooks: list[NotebookFile]
     """Notebooks to deploy, sorted by workspace path."""
+    notebook_paths: frozenset[str]
+    """Workspace paths notebooks/ claims, including files that could not be read (already reported), so that
+    a reference to one is not reported a second time."""
 
 
 def load_workspace_content(
@@ -55,4 +58,4 @@ def load_workspace_content(
     problems += scan.problems
     references = [reference for job in jobs for reference in job_notebook_references(job.source, job.settings)]
     problems += check_notebook_references(references, deployed=scan.claimed_paths, external=config.external_notebooks)
-    return WorkspaceContent(jobs=jobs, notebooks=scan.notebooks)
+    return WorkspaceContent(jobs=jobs, notebooks=scan.notebooks, notebook_paths=frozenset(scan.claimed_paths))

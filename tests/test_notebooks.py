@@ -227,3 +227,30 @@ def test_notebook_root_and_external_notebooks_must_be_absolute_workspace_paths()
     root, external = caught.value.problems
     assert root.startswith(f"Pulumi.test.yaml: {PROJECT}:notebooksRoot: must be an absolute workspace path")
     assert external.startswith(f"Pulumi.test.yaml: {PROJECT}:externalNotebooks[1]: must be an absolute")
+
+
+def test_data_factory_notebook_activities_must_run_a_deployed_or_external_notebook_in_every_stage(tmp_path):
+    """A pipeline's notebook activity pointing nowhere fails the plan, naming the file, activity and path;
+    the git-linked dev stage is checked too (its factory runs the same pipelines on dev's workspace)."""
+    program = copy_program(tmp_path / "program", stacks=("dev", "test"))
+    pipeline = json.loads((program / "factory" / "pipeline" / "pl_jit_notebook_chain.json").read_text())
+    activities = pipeline["properties"]["activities"]
+    activities[1]["typeProperties"]["notebookPath"] = "/Shared/jit/02_transfrom"
+    activities[2]["typeProperties"]["notebookPath"] = "@pipeline().parameters.enrich_notebook"
+    activities[3]["typeProperties"]["notebookPath"] = "/Repos/analytics/publish"
+    _write(program / "factory" / "pipeline" / "pl_jit_notebook_chain.json", json.dumps(pipeline, indent="\t"))
+    stack_file = program / "Pulumi.test.yaml"
+    stack_file.write_text(stack_file.read_text() + "  databricks-platform:externalNotebooks: [/Repos/analytics]\n")
+
+    for stack in ("dev", "test"):
+        result = run_plan("--stack", stack, "--json", program_dir=program)
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+        problems = result.stderr.strip().splitlines()
+        transform = [p for p in problems if "02_transfrom" in p]
+        assert transform and transform[0].startswith(
+            f"factory/pipeline/pl_jit_notebook_chain.json: activities[1] ({activities[1]['name']}): notebook "
+            "'/Shared/jit/02_transfrom' is neither deployed"), problems
+        assert "did you mean '/Shared/jit/02_transform'" in transform[0]
+        assert not any("enrich_notebook" in p for p in problems), "an expression is resolved only at run time"
+        external = [p for p in problems if "/Repos/analytics/publish" in p]
+        assert bool(external) == (stack == "dev"), f"{stack}: externalNotebooks is per stage: {problems}"

@@ -20,8 +20,17 @@ from core.factory import kinds as k
 from core.factory.files import ARM_TYPES, FolderReader, ObjectFile
 from core.factory.linked_services import OWNED_ANNOTATION, OwnedLinkedService, owned_linked_services
 from core.factory.overrides import OverrideError, apply_override, parse_value
-from core.factory.references import ObjectKey, Reference, find_cycles, find_references, object_key, topological_order
+from core.factory.references import (
+    ObjectKey,
+    Reference,
+    find_cycles,
+    find_references,
+    notebook_paths,
+    object_key,
+    topological_order,
+)
 from core.factory.schema import Checker, object_fields
+from core.notebooks import check_notebook_references
 
 # What ADF Studio may write in factory/<name>.json besides global parameters: the dev factory's own settings.
 # The stage's factory is the program's (name, region, identity, git link, tags come from config), so these
@@ -144,12 +153,15 @@ def load_factory(
     *,
     job_names: Collection[str] = (),
     relative_to: Path | None = None,
+    notebooks: Collection[str] | None = None,
     problems: list[str] | None = None,
 ) -> FactoryFolder:
     """Read, check and reshape ``factory_dir`` for ``config``'s stage.
 
     ``job_names`` are the jobs the program declares (for ``${jobIds.<name>}``); ``relative_to`` is the
-    directory file names in messages are shown relative to (default: the folder's parent). Every problem is
+    directory file names in messages are shown relative to (default: the folder's parent). ``notebooks`` are
+    the workspace paths the stage deploys: each notebook activity must run one of them or one of
+    ``externalNotebooks`` (None: not checked). Every problem is
     raised together as a UserError, or, with ``problems``, appended to it: the folder returned then holds
     only what could be read, and must not be declared until the run's problems are empty.
     """
@@ -230,6 +242,12 @@ def load_factory(
         loader.problems.append(f"{sources[0]}: reference cycle {shown} (also in {', '.join(sources[1:]) or 'itself'}); "
                                "ADF objects cannot depend on each other in a circle")
     trigger_states = _trigger_states(loader, objects)
+    if notebooks is not None:
+        # Checked in every stage: a git-linked dev factory runs the same pipelines on dev's workspace.
+        references = [(f"{obj.source}: {where}", path) for obj in objects.values() if obj.kind is k.PIPELINE
+                      for where, path in notebook_paths(obj.arguments, "")]
+        loader.problems += check_notebook_references(references, deployed=notebooks,
+                                                     external=config.external_notebooks)
     if loader.problems:
         if problems is None:
             raise UserError(loader.problems)

@@ -83,6 +83,29 @@ def find_references(document: Any, path: str) -> tuple[list[Reference], list[str
     return found, problems
 
 
+def notebook_paths(document: Any, path: str) -> list[tuple[str, str]]:
+    """(where, notebook path) of every Databricks notebook activity in ``document``, nested ones included.
+
+    A path ADF resolves at run time (an expression) is no static reference and is left out.
+    """
+    found: list[tuple[str, str]] = []
+    if isinstance(document, dict):
+        if document.get("type") == "DatabricksNotebook":
+            type_properties = document.get("typeProperties")
+            notebook = document.get("notebookPath")
+            if notebook is None and isinstance(type_properties, dict):
+                notebook = type_properties.get("notebookPath")
+            if isinstance(notebook, str) and not is_expression(notebook):
+                activity = document.get("name")
+                found.append((f"{path} ({activity})" if isinstance(activity, str) else path, notebook))
+        for key, value in document.items():
+            found += notebook_paths(value, f"{path}.{key}" if path else str(key))
+    elif isinstance(document, list):
+        for index, item in enumerate(document):
+            found += notebook_paths(item, f"{path}[{index}]")
+    return found
+
+
 def find_cycles(edges: Mapping[ObjectKey, Iterable[ObjectKey]]) -> list[list[ObjectKey]]:
     """Each set of objects that reference each other in a circle, as one cycle path (first node repeated
     at the end), in a deterministic order. Tarjan's strongly connected components, iteratively."""

@@ -109,11 +109,13 @@ def main(argv: list[str] | None = None) -> int:
         else:
             from offline_plan.runner import plan_program
 
-            plan = plan_program(program_dir, args.stack, fill_computed=args.fill_computed)
             if args.policy:
                 from offline_plan.policy import check_plan, load_policy_config
 
-                report = check_plan(plan, config=load_policy_config(args.policy_config))
+                policy_config = load_policy_config(args.policy_config)  # a bad file fails before planning
+            plan = plan_program(program_dir, args.stack, fill_computed=args.fill_computed)
+            if args.policy:
+                report = check_plan(plan, config=policy_config)
                 sys.stdout.write(report.text)
                 return 1 if report.mandatory_failed else 0
             output = render.to_json(plan) if args.json else render.to_text(plan)

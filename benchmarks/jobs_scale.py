@@ -49,7 +49,7 @@ for i in range(COUNT):
             "driver_instance_pool_id": "pool-0001", "num_workers": 2}}}}],
         tasks=[{{"task_key": "notebook", "job_cluster_key": "main", "notebook_task": {{
             "notebook_path": f"/Shared/jobs/job_{{i:04d}}", "base_parameters": {{"source": f"system-{{i}}"}}}}}}],
-        tags={{"stage": "dev", "managed-by": "pulumi"}},
+        tags={{"project": "databricks-platform", "stage": "dev", "managed-by": "pulumi"}},
         opts=pulumi.ResourceOptions(provider=provider),
     )
 """

@@ -36,6 +36,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--fill-computed", action="store_true",
                         help="give cloud-computed outputs deterministic stand-in values instead of <computed> "
                         "(tests use it to check stack outputs)")
+    parser.add_argument("--policy", action="store_true",
+                        help="check the plan against the guard rails of policy/; exit 1 on a mandatory violation")
+    parser.add_argument("--policy-config", type=Path, metavar="FILE",
+                        help="policy levels and settings for --policy, the JSON file --policy-pack-config takes")
     return parser
 
 
@@ -94,7 +98,10 @@ def _against(program_dir: Path, stack: str, ref: str, output_format: str) -> str
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if (args.policy and (args.against or args.json)) or (args.policy_config and not args.policy):
+        parser.error("--policy checks one plan: use it without --against and --json; --policy-config needs --policy")
     program_dir = args.dir.resolve()
     try:
         if args.against:
@@ -102,7 +109,15 @@ def main(argv: list[str] | None = None) -> int:
         else:
             from offline_plan.runner import plan_program
 
+            if args.policy:
+                from offline_plan.policy import check_plan, load_policy_config
+
+                policy_config = load_policy_config(args.policy_config)  # a bad file fails before planning
             plan = plan_program(program_dir, args.stack, fill_computed=args.fill_computed)
+            if args.policy:
+                report = check_plan(plan, config=policy_config)
+                sys.stdout.write(report.text)
+                return 1 if report.mandatory_failed else 0
             output = render.to_json(plan) if args.json else render.to_text(plan)
     except RunError as error:
         # A user's mistake (stack config, job definitions, a ref that does not exist): the message

@@ -1,0 +1,376 @@
+"""The guard rails of every stage, as pulumi-policy validators.
+
+Each rule is a plain function ``(args: ResourceValidationArgs, report_violation) -> None`` and ``POLICIES``
+holds them as pulumi-policy ``ResourceValidationPolicy`` objects with their enforcement levels. Two callers
+run the very same objects: the pack's entry point (``policy/__main__.py``, run by
+``pulumi preview --policy-pack policy``) and the offline plan (``python -m offline_plan --stack <s> --policy``).
+Nothing here starts a server; only constructing ``PolicyPack`` does.
+
+Stages: a resource's stage is its stack name, read from its URN. "Outside dev" means a stage not listed in
+the policy's ``devStages`` setting (default ["dev"]); "outside prod" a stage not in ``prodStages``
+(default ["prod"]). Values known only after deployment never make a violation: during ``pulumi up`` the
+engine runs the pack again once they are known.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    Severity,
+)
+
+from policy.resource_types import (
+    DATABRICKS_PAT,
+    DATABRICKS_TAG_INPUTS,
+    INSTANCE_POOL,
+    JOB,
+    KEY_VAULT,
+    LINKED_SERVICE,
+    TRIGGER_RUNTIME_STATE,
+    WORKSPACE,
+    azure_takes_tags,
+)
+from policy.secret_shapes import find_plaintext_secrets
+from policy.values import UNKNOWN, get, inputs_of, is_set, path_text, setting, stack_file, stage_of
+
+POLICY_PACK_NAME = "databricks-platform-guard-rails"
+KEY_PREFIX = "databricks-platform"  # the project's config namespace in Pulumi.<stage>.yaml
+
+DEFAULT_DEV_STAGES = ["dev"]
+DEFAULT_PROD_STAGES = ["prod"]
+# The security analysis tool flags tokens that live longer than 90 days (or never expire).
+DEFAULT_MAX_PAT_LIFETIME_DAYS = 90
+# What the DatabricksPat provider mints when lifetime_days is not given (dynamic_providers/databricks_pat.py).
+PAT_PROVIDER_DEFAULT_LIFETIME_DAYS = 90
+RESERVED_TAGS = ["project", "stage", "managed-by"]
+
+_STAGES = {"type": "array", "items": {"type": "string", "minLength": 1}}
+DEV_STAGES_SCHEMA = {
+    "devStages": {**_STAGES, "default": DEFAULT_DEV_STAGES,
+                  "description": "Stack names that are development stages (torn down and rebuilt freely)."},
+}
+PROD_STAGES_SCHEMA = {
+    "prodStages": {**_STAGES, "default": DEFAULT_PROD_STAGES,
+                   "description": "Stack names that are production stages."},
+}
+
+
+def _stage(args: ResourceValidationArgs) -> str:
+    return stage_of(args.urn) or "(unknown)"
+
+
+def _is_dev(args: ResourceValidationArgs) -> bool:
+    return stage_of(args.urn) in setting(args, "devStages", DEFAULT_DEV_STAGES)
+
+
+def _is_prod(args: ResourceValidationArgs) -> bool:
+    return stage_of(args.urn) in setting(args, "prodStages", DEFAULT_PROD_STAGES)
+
+
+def _key(name: str, args: ResourceValidationArgs) -> str:
+    return f"{KEY_PREFIX}:{name} in {stack_file(args.urn)}"
+
+
+def _named(inputs: dict, key: str, args: ResourceValidationArgs) -> str:
+    value = inputs.get(key)
+    return repr(value) if isinstance(value, str) and value else repr(args.name)
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def validate_pat_lifetime(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    """The stage's Databricks PAT expires within the cap (policy setting maxLifetimeDays, default 90)."""
+    if args.resource_type != DATABRICKS_PAT:
+        return
+    lifetime = inputs_of(args).get("lifetime_days", PAT_PROVIDER_DEFAULT_LIFETIME_DAYS)
+    if lifetime is UNKNOWN:
+        return
+    cap = int(setting(args, "maxLifetimeDays", DEFAULT_MAX_PAT_LIFETIME_DAYS))
+    days = _number(lifetime)
+    if days is None or days <= 0:
+        report_violation(f"The Databricks PAT has no lifetime, so it would never expire: set "
+                         f"{_key('patLifetimeDays', args)} to a number of days from 1 to {cap}.", None)
+    elif days > cap:
+        report_violation(f"The Databricks PAT would live {days:g} days, longer than the {cap}-day cap: set "
+                         f"{_key('patLifetimeDays', args)} to {cap} or less (it is rotated before it expires).",
+                         None)
+
+
+def validate_vault_rbac(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    """Key Vault authorizes with Azure RBAC, not access policies."""
+    if args.resource_type != KEY_VAULT:
+        return
+    inputs = inputs_of(args)
+    rbac = get(inputs, "properties", "enableRbacAuthorization")
+    if rbac is UNKNOWN or rbac is True:
+        return
+    report_violation(
+        f"Key Vault {_named(inputs, 'vaultName', args)} would grant access through access policies: turn on RBAC "
+        "authorization (properties.enableRbacAuthorization: true, which components/key_vault.py sets), so "
+        "each reader gets the Key Vault Secrets User role and nothing more.", None)
+
+
+def validate_vault_purge_protection(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    """Key Vault purge protection is on in every stage but the dev stages."""
+    if args.resource_type != KEY_VAULT or _is_dev(args):
+        return
+    inputs = inputs_of(args)
+    purge_protection = get(inputs, "properties", "enablePurgeProtection")
+    if purge_protection is UNKNOWN or purge_protection is True:
+        return
+    report_violation(
+        f"Key Vault {_named(inputs, 'vaultName', args)} has no purge protection in stage {_stage(args)}, so a "
+        f"deleted secret or vault could be purged before its retention ends: set "
+        f"{_key('keyVaultPurgeProtection', args)} to true. Only dev stages may leave it off; once on, it stays on.",
+        None)
+
+
+def validate_workspace_no_public_ip(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    """Cluster nodes of the Databricks workspace get no public IP (secure cluster connectivity)."""
+    if args.resource_type != WORKSPACE:
+        return
+    inputs = inputs_of(args)
+    no_public_ip = get(inputs, "parameters", "enableNoPublicIp", "value")
+    if no_public_ip is UNKNOWN or no_public_ip is True:
+        return
+    report_violation(
+        f"Databricks workspace {_named(inputs, 'workspaceName', args)} would give its cluster nodes public IP "
+        f"addresses: set {_key('workspaceNoPublicIp', args)} to true (secure cluster connectivity).", None)
+
+
+def _task_clusters(task: Any, path: tuple) -> Iterator[tuple[tuple, Any]]:
+    if not isinstance(task, dict):
+        return
+    if task.get("newCluster") is not None:
+        yield (*path, "newCluster"), task["newCluster"]
+    # A for-each task runs its nested task on its own cluster settings.
+    yield from _task_clusters(get(task, "forEachTask", "task"), (*path, "forEachTask", "task"))
+
+
+def _job_clusters(inputs: dict) -> Iterator[tuple[tuple, Any]]:
+    """Every new-cluster specification of a job, with its input path."""
+    if inputs.get("newCluster") is not None:
+        yield ("newCluster",), inputs["newCluster"]
+    job_clusters = inputs.get("jobClusters")
+    for index, job_cluster in enumerate(job_clusters if isinstance(job_clusters, list) else []):
+        cluster = get(job_cluster, "newCluster")
+        if cluster is not None:
+            yield ("jobClusters", index, "newCluster"), cluster
+    tasks = inputs.get("tasks")
+    for index, task in enumerate(tasks if isinstance(tasks, list) else []):
+        yield from _task_clusters(task, ("tasks", index))
+
+
+def validate_compute_on_pools(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    """Job clusters and Data Factory's Databricks linked services run on an instance pool or an existing cluster."""
+    inputs = inputs_of(args)
+    if args.resource_type == JOB:
+        for path, cluster in _job_clusters(inputs):
+            if cluster is UNKNOWN or not isinstance(cluster, dict) or is_set(cluster.get("instancePoolId")):
+                continue
+            report_violation(
+                f"Job {_named(inputs, 'name', args)}: the cluster at {path_text(path)} is not on an instance pool, "
+                "so every run waits for new VMs: give its new_cluster an instance_pool_id (in the job's template: "
+                '"instance_pool_id": {{ pool() | tojson }}, the pool named by the definition\'s pool: or by '
+                f"{_key('jobsDefaultPool', args)}), or run the task on an existing cluster (existing_cluster_id).",
+                None)
+    elif args.resource_type == LINKED_SERVICE:
+        properties = inputs.get("properties")
+        if not isinstance(properties, dict) or properties.get("type") != "AzureDatabricks":
+            return
+        if is_set(properties.get("instancePoolId")) or is_set(properties.get("existingClusterId")):
+            return
+        report_violation(
+            f"Data Factory linked service {_named(inputs, 'linkedServiceName', args)} would start a new job cluster "
+            "for every Databricks activity (4-5 minutes each): give it instancePoolId (e.g. a Key Vault reference "
+            "to the pool's secret databricks-pool-<name>) or existingClusterId.", None)
+
+
+def validate_pools_idle_at_zero(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    """Instance pools keep no idle instances outside the prod stages."""
+    if args.resource_type != INSTANCE_POOL or _is_prod(args):
+        return
+    inputs = inputs_of(args)
+    idle = _number(inputs.get("minIdleInstances"))
+    if idle is None or idle <= 0:
+        return
+    pool = inputs.get("instancePoolName") if isinstance(inputs.get("instancePoolName"), str) else args.name
+    report_violation(
+        f"Instance pool {pool!r} would keep {idle:g} idle instance(s) running in stage {_stage(args)}, billed "
+        f"around the clock: set minIdle: 0 for pool {pool!r} under {_key('instancePools', args)}. Only prod "
+        "stages keep warm pools.", None)
+
+
+# Databricks runs a job's schedule, continuous run or trigger unless its pause_status is PAUSED.
+_JOB_RUNNERS = (("schedule", "schedule"), ("continuous", "continuous run"), ("trigger", "trigger"))
+
+
+def validate_schedules_paused(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    """Job schedules and triggers are paused, and Data Factory triggers stopped, outside the prod stages."""
+    if _is_prod(args):
+        return
+    inputs = inputs_of(args)
+    if args.resource_type == JOB:
+        for field, what in _JOB_RUNNERS:
+            runner = inputs.get(field)
+            if not isinstance(runner, dict):
+                continue
+            status = runner.get("pauseStatus")
+            if status is UNKNOWN or status == "PAUSED":
+                continue
+            report_violation(
+                f"Job {_named(inputs, 'name', args)}: its {what} would run in stage {_stage(args)}: set "
+                f"{_key('jobSchedulePauseStatus', args)} to PAUSED, and make sure the job's template passes "
+                f"{{{{ vars.schedule_pause_status }}}} as {field}.pause_status.", None)
+    elif args.resource_type == TRIGGER_RUNTIME_STATE:
+        state = inputs.get("desired_state")
+        if isinstance(state, str) and state.lower() == "started":
+            trigger = inputs.get("trigger_name") if isinstance(inputs.get("trigger_name"), str) else args.name
+            report_violation(
+                f"Data Factory trigger {trigger!r} would be started in stage {_stage(args)}: keep triggers stopped "
+                f"outside prod (set this stage's trigger state to Stopped in {stack_file(args.urn)}).", None)
+
+
+def validate_reserved_tags(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    """Taggable Azure resources, Databricks pools and jobs carry the reserved tags project, stage, managed-by."""
+    inputs = inputs_of(args)
+    if args.resource_type in DATABRICKS_TAG_INPUTS:
+        tag_input = DATABRICKS_TAG_INPUTS[args.resource_type]
+    elif azure_takes_tags(args.resource_type, inputs):
+        tag_input = "tags"
+    else:
+        return
+    tags = inputs.get(tag_input)
+    if tags is UNKNOWN:
+        return
+    tags = tags if isinstance(tags, dict) else {}
+    required = setting(args, "requiredTags", RESERVED_TAGS)
+    missing = [name for name in required if not is_set(tags.get(name))]
+    label = {JOB: "name", INSTANCE_POOL: "instancePoolName"}.get(args.resource_type, "")
+    what = f"{args.resource_type.rsplit(':', 1)[-1]} {_named(inputs, label, args)}"
+    if missing:
+        if args.resource_type == JOB:
+            fix = ('its template\'s "tags" must carry them, e.g. "tags": {"project": "databricks-platform", '
+                   '"stage": {{ stage | tojson }}, "managed-by": "pulumi"}')
+        else:
+            fix = (f"give it the stage's tags (the program sets {', '.join(RESERVED_TAGS)} on every resource; "
+                   f"{_key('tags', args)} adds tags but must not blank these out)")
+        report_violation(f"{what} lacks the reserved tag(s) {', '.join(missing)} in {tag_input}: {fix}.", None)
+    stage, tagged = stage_of(args.urn), tags.get("stage")
+    if "stage" in required and stage and isinstance(tagged, str) and tagged and tagged != stage:
+        report_violation(
+            f"{what} is tagged stage={tagged!r} but belongs to stage {stage!r}: remove 'stage' from "
+            f"{_key('tags', args)}; the program tags every resource with its stage.", None)
+
+
+def _secret_fix(args: ResourceValidationArgs, path: tuple) -> str:
+    if path and path[0] in ("tags", "customTags"):
+        return f"remove it from {_key('tags', args)}; tags are never secret"
+    if args.resource_type == JOB:
+        return ("keep it in a secret scope and pass a Databricks secret reference, {{secrets/<scope>/<key>}}, "
+                "in the job definition")
+    if args.resource_type.startswith("azure-native:datafactory:"):
+        return "keep it in the stage's Key Vault and use an AzureKeyVaultSecret reference through its linked service"
+    return "keep it in the stage's Key Vault and read it from there at run time"
+
+
+def validate_no_plaintext_secrets(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    """No input holds what looks like a credential in plain text (Key Vault secret values excepted)."""
+    for finding in find_plaintext_secrets(inputs_of(args), resource_type=args.resource_type):
+        report_violation(
+            f"{path_text(finding.path)} of {args.resource_type.rsplit(':', 1)[-1]} {args.name!r} holds what looks "
+            f"like {finding.kind} in plain text, readable in the plan, the state and the portal: "
+            f"{_secret_fix(args, finding.path)}.", None)
+
+
+# Enforcement levels. Mandatory where a violation is a security exposure or breaks the platform's contract
+# (a token that outlives the cap, a vault without RBAC or purge protection, public IPs, plaintext secrets,
+# clusters outside pools, schedules and triggers running where nobody expects them: duplicate loads and
+# alerts from test). Advisory where it costs money or reporting but harms nothing: idle pool instances
+# outside prod (sometimes wanted for a load test) and missing tags. Every level can be changed per policy
+# in the pack's config (`--policy-pack-config`), e.g. {"pools-idle-at-zero-outside-prod": "mandatory"}.
+POLICIES: list[ResourceValidationPolicy] = [
+    ResourceValidationPolicy(
+        name="pat-lifetime-within-cap",
+        description="The stage's Databricks PAT expires within the lifetime cap.",
+        validate=validate_pat_lifetime,
+        enforcement_level=EnforcementLevel.MANDATORY,
+        severity=Severity.HIGH,
+        config_schema=PolicyConfigSchema(properties={
+            "maxLifetimeDays": {"type": "integer", "minimum": 1, "default": DEFAULT_MAX_PAT_LIFETIME_DAYS,
+                                "description": "Longest PAT lifetime allowed, in days."},
+        }),
+    ),
+    ResourceValidationPolicy(
+        name="key-vault-rbac",
+        description="Key Vault authorizes with Azure RBAC, not access policies.",
+        validate=validate_vault_rbac,
+        enforcement_level=EnforcementLevel.MANDATORY,
+        severity=Severity.HIGH,
+    ),
+    ResourceValidationPolicy(
+        name="key-vault-purge-protection-outside-dev",
+        description="Key Vault purge protection is on outside the dev stages.",
+        validate=validate_vault_purge_protection,
+        enforcement_level=EnforcementLevel.MANDATORY,
+        severity=Severity.HIGH,
+        config_schema=PolicyConfigSchema(properties=dict(DEV_STAGES_SCHEMA)),
+    ),
+    ResourceValidationPolicy(
+        name="workspace-no-public-ip",
+        description="Databricks cluster nodes get no public IP.",
+        validate=validate_workspace_no_public_ip,
+        enforcement_level=EnforcementLevel.MANDATORY,
+        severity=Severity.HIGH,
+    ),
+    ResourceValidationPolicy(
+        name="compute-on-pools",
+        description="Job clusters and Data Factory Databricks linked services run on a pool or an existing cluster.",
+        validate=validate_compute_on_pools,
+        enforcement_level=EnforcementLevel.MANDATORY,
+        severity=Severity.MEDIUM,
+    ),
+    ResourceValidationPolicy(
+        name="pools-idle-at-zero-outside-prod",
+        description="Instance pools keep no idle instances outside the prod stages.",
+        validate=validate_pools_idle_at_zero,
+        enforcement_level=EnforcementLevel.ADVISORY,
+        severity=Severity.LOW,
+        config_schema=PolicyConfigSchema(properties=dict(PROD_STAGES_SCHEMA)),
+    ),
+    ResourceValidationPolicy(
+        name="schedules-paused-outside-prod",
+        description="Job schedules are paused and Data Factory triggers stopped outside the prod stages.",
+        validate=validate_schedules_paused,
+        enforcement_level=EnforcementLevel.MANDATORY,
+        severity=Severity.MEDIUM,
+        config_schema=PolicyConfigSchema(properties=dict(PROD_STAGES_SCHEMA)),
+    ),
+    ResourceValidationPolicy(
+        name="reserved-tags",
+        description="Taggable resources carry the reserved tags project, stage and managed-by.",
+        validate=validate_reserved_tags,
+        enforcement_level=EnforcementLevel.ADVISORY,
+        severity=Severity.LOW,
+        config_schema=PolicyConfigSchema(properties={
+            "requiredTags": {"type": "array", "items": {"type": "string", "minLength": 1},
+                             "default": RESERVED_TAGS, "description": "Tags every taggable resource must carry."},
+        }),
+    ),
+    ResourceValidationPolicy(
+        name="no-plaintext-secrets",
+        description="No resource input holds a credential in plain text.",
+        validate=validate_no_plaintext_secrets,
+        enforcement_level=EnforcementLevel.MANDATORY,
+        severity=Severity.CRITICAL,
+    ),
+]

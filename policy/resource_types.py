@@ -7,6 +7,8 @@ import importlib
 import inspect
 
 DATABRICKS_PAT = "pulumi-python:dynamic/databricks-platform:DatabricksPat"
+# Key Vault secrets are written through the vault's data plane (dynamic_providers/vault_secret.py).
+VAULT_SECRET = "pulumi-python:dynamic/databricks-platform:VaultSecret"
 TRIGGER_RUNTIME_STATE = "pulumi-python:dynamic/databricks-platform:TriggerRuntimeState"
 KEY_VAULT = "azure-native:keyvault:Vault"
 WORKSPACE = "azure-native:databricks:Workspace"

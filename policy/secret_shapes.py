@@ -18,12 +18,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from policy.resource_types import VAULT_SECRET
 from policy.values import PLAN_SECRET, UNKNOWN
 
 # Where a secret value belongs: the vault. Pulumi keeps that input encrypted (the PAT arrives there as a
 # secret), but pulumi-policy's Python SDK shows secrets to rules in plain text, so the rule must not look.
 SECRET_HOMES: frozenset[tuple[str, tuple[str, ...]]] = frozenset({
-    ("azure-native:keyvault:Secret", ("properties", "value")),
+    (VAULT_SECRET, ("value",)),
 })
 
 _SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = (

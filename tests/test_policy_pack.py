@@ -91,8 +91,8 @@ def test_a_violation_reaches_the_engine_as_mandatory_with_what_to_change(analyze
 
 def test_the_secret_pat_written_to_key_vault_is_not_a_plaintext_violation(analyzer):
     token = databricks_pat()
-    secret = {"secretName": "databricks-pat", "tags": TAGS, "properties": {"value": wire_secret(token)}}
-    assert analyze(analyzer, "azure-native:keyvault:Secret", secret) == []
+    secret = {"secret_name": "databricks-pat", "tags": TAGS, "value": wire_secret(token)}
+    assert analyze(analyzer, "pulumi-python:dynamic/databricks-platform:VaultSecret", secret) == []
     job = {"name": "export", "tags": TAGS, "parameters": [{"name": "token", "default": token}]}
     diagnostics = analyze(analyzer, "databricks:index/job:Job", job)
     assert [d.policyName for d in diagnostics] == ["no-plaintext-secrets"]

@@ -443,11 +443,15 @@ def test_ordinary_inputs_of_a_stage_are_not_violations():
 
 def test_the_pat_in_its_key_vault_secret_is_where_it_belongs():
     # pulumi-policy hands the secret-marked PAT to the rule in plain text: the vault's value must not count.
-    secret = {"secretName": "databricks-pat", "vaultName": "kv-dbp-test",
-              "properties": {"value": h.wire_secret(h.databricks_pat()), "contentType": "Databricks PAT"}}
-    args = pack_args("azure-native:keyvault:Secret", secret)
-    assert args.props["properties"]["value"].startswith("dapi"), "pulumi-policy shows secrets in plain text"
+    secret = {"secret_name": "databricks-pat", "vault_uri": "https://kv-dbp-test.vault.azure.net/",
+              "value": h.wire_secret(h.databricks_pat()), "content_type": "Databricks PAT"}
+    args = pack_args("pulumi-python:dynamic/databricks-platform:VaultSecret", secret)
+    assert args.props["value"].startswith("dapi"), "pulumi-policy shows secrets in plain text"
     assert violations(rules.validate_no_plaintext_secrets, args) == []
+    # Anywhere else on a secret resource, a plaintext credential is still found.
+    misplaced = {**secret, "content_type": h.databricks_pat()}
+    assert len(violations(rules.validate_no_plaintext_secrets, pack_args(
+        "pulumi-python:dynamic/databricks-platform:VaultSecret", misplaced))) == 1
 
 
 def test_a_secret_marked_value_elsewhere_is_still_shown_in_plain_text_and_found():

@@ -59,8 +59,17 @@ def _own_template(program: Path, *, cluster: str, tags: bool) -> None:
         "template: own_job.json.j2\nname: adhoc-export\nnotebookpath: /Shared/adhoc/export\n")
 
 
+def _adhoc_notebook(program: Path) -> None:
+    """The notebook the scratch jobs run: every job's notebook must be deployed (or external)."""
+    notebook = program / "notebooks" / "adhoc" / "export.py"
+    notebook.parent.mkdir(parents=True, exist_ok=True)
+    notebook.write_text("# Databricks notebook source\nprint('export')\n")
+
+
 def _break_pat(program: Path) -> None:
-    _stack_file(program, "test", "  databricks-platform:patLifetimeDays: 180\n")
+    # The workspace's own cap is raised too: otherwise config validation refuses the lifetime first.
+    _stack_file(program, "test", "  databricks-platform:patLifetimeDays: 180\n"
+                "  databricks-platform:workspaceMaxTokenLifetimeDays: 365\n")
 
 
 def _break_purge_protection(program: Path) -> None:
@@ -131,6 +140,7 @@ def scratch_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[su
     runs = {}
     for group, breaks in GROUPS.items():
         program = copy_program(tmp_path_factory.mktemp(group) / "program", stacks=("test",))
+        _adhoc_notebook(program)
         planted = [value for value in (brk(program) for brk in breaks) if value]
         runs[group] = (run_plan("--stack", "test", "--policy", program_dir=program), planted)
     return runs

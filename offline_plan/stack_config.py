@@ -31,10 +31,19 @@ class StackConfig:
 
 
 def _load_yaml(path: Path) -> Any:
+    if path.exists() and not path.is_file():
+        # A directory, FIFO or device: reading it fails, blocks or never ends.
+        raise StackConfigError(f"{path.name}: not a regular file (a directory, FIFO or device) in {path.parent}")
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise StackConfigError(f"{path.name}: file not found in {path.parent}") from None
+    except OSError as error:  # e.g. no permission to read it
+        raise StackConfigError(f"{path.name}: cannot be read: {error.strerror or error}") from None
+    except UnicodeDecodeError as error:
+        raise StackConfigError(
+            f"{path.name}: not UTF-8 text (byte 0x{error.object[error.start]:02x} at offset {error.start})"
+        ) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""

@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 _STAGE = re.compile(r"[a-z][a-z0-9]{1,6}")
 _STAGE_FORM = "a stage is 2-7 lowercase letters or digits, starting with a letter (e.g. dev, test, prod)"
 ALL_STACKS = "all"
+_MAX_PROBLEMS = 10  # with the stack list: a list of thousands of bad names is not echoed name by name
 
 PostPlanCheck = Callable[[dict[str, Any]], list[str]]
 """Runs on each stack's plan (the working tree's, with --against) and returns problems; any fails the run."""
@@ -85,7 +87,7 @@ def _stack_request(value: str) -> _StackRequest:
         return _StackRequest((), several=True)
     names = value.split(",")
     problems = []
-    for name in names:
+    for name in dict.fromkeys(names):  # each bad name once
         if name == ALL_STACKS:
             problems.append(f"--stack {_shown(value)}: '{ALL_STACKS}' stands alone, it already means every stack")
         elif not _STAGE.fullmatch(name):
@@ -93,8 +95,11 @@ def _stack_request(value: str) -> _StackRequest:
                 f"--stack {_shown(value)}: {_shown(name)!r} is not a stack name; {_STAGE_FORM}; "
                 f"separate several with commas, or use '{ALL_STACKS}'"
             )
-    problems += [f"--stack {_shown(value)}: {name} is listed twice" for name in sorted(set(names))
-                 if names.count(name) > 1 and _STAGE.fullmatch(name)]
+    counts = Counter(names)
+    problems += [f"--stack {_shown(value)}: {name} is listed twice" for name in sorted(counts)
+                 if counts[name] > 1 and _STAGE.fullmatch(name)]
+    if len(problems) > _MAX_PROBLEMS:
+        problems[_MAX_PROBLEMS:] = [f"--stack {_shown(value)}: ... and {len(problems) - _MAX_PROBLEMS} more problems"]
     if problems:
         raise _UsageError("\n".join(problems))
     return _StackRequest(tuple(names), several=len(names) > 1)
@@ -185,8 +190,6 @@ def _against(args: argparse.Namespace, request: _StackRequest, program_dir: Path
     ref = args.against
     if not ref or ref.startswith("-"):
         raise _UsageError(f"--against {_shown(ref)}: not a git ref (a branch, tag or commit)")
-    if not program_dir.is_dir():
-        raise _UsageError(f"--dir {_shown(str(program_dir))}: no such directory")
     top = Path(_git("rev-parse", "--show-toplevel", cwd=program_dir, ref=ref,
                     failure=f"--against {_shown(ref)}: {program_dir} is not inside a git repository"))
     commit = _git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", cwd=top, ref=ref,
@@ -256,11 +259,22 @@ def _against_output(args: argparse.Namespace, request: _StackRequest, items: lis
     return render.diff_to_text(item.diff, stack=item.stack, ref=args.against)
 
 
+def _program_dir(given: Path) -> Path:
+    try:
+        program_dir = given.resolve()
+        if program_dir.is_dir():
+            return program_dir
+        problem = "not a directory" if program_dir.exists() else "no such directory"
+    except OSError as error:  # e.g. a name too long
+        problem = error.strerror or str(error)
+    raise _UsageError(f"--dir {_shown(str(given))}: {problem}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)  # usage errors: argparse's message, exit status 2
-    program_dir = args.dir.resolve()
     try:
         request = _stack_request(args.stack)
+        program_dir = _program_dir(args.dir)
         if args.against:
             items = _against(args, request, program_dir)
             output = _against_output(args, request, items)
@@ -271,6 +285,8 @@ def main(argv: list[str] | None = None) -> int:
         # A bad argument or a ref that does not exist: one line per problem, naming what is wrong.
         print(str(error), file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # the temporary worktree is gone already (see _against)
+        return 130
     sys.stdout.write(output)
     for stack, lines in problems.items():
         for line in lines:

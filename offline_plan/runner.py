@@ -10,6 +10,7 @@ once): each plan runs in a runtime of its own, so it is byte-identical to planni
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import os
 import runpy
@@ -236,15 +237,22 @@ def _run_program(program_dir: Path, stack_config: StackConfig, fill_computed: bo
     asyncio.set_event_loop(loop)
     # The program imports its own modules (core/, components/) from its directory, as under `pulumi up`.
     sys.path.insert(0, str(program_dir))
-    previous_dir = os.getcwd()
+    previous_dir, previous_environment = os.getcwd(), dict(os.environ)
     os.chdir(program_dir)
     try:
-        loop.run_until_complete(
-            run_in_stack(lambda: runpy.run_path(str(program_dir / "__main__.py"), run_name="__main__"))
-        )
+        # What the program prints goes to stderr: stdout carries the plan (and the worker's JSON).
+        with contextlib.redirect_stdout(sys.stderr):
+            loop.run_until_complete(
+                run_in_stack(lambda: runpy.run_path(str(program_dir / "__main__.py"), run_name="__main__"))
+            )
     finally:
+        # Whatever the program changed in the process (directory, import path, environment) is undone.
         os.chdir(previous_dir)
-        sys.path.remove(str(program_dir))
+        if str(program_dir) in sys.path:
+            sys.path.remove(str(program_dir))
+        if os.environ != previous_environment:
+            os.environ.clear()
+            os.environ.update(previous_environment)
         _close_event_loops(loop, recording.loops)
         asyncio.set_event_loop(None)
 
@@ -284,6 +292,11 @@ class StackPlan:
     """One line per problem, each naming its file (and key) where it has one."""
 
 
+def _relative(path: Path, program_dir: Path) -> str:
+    path = path.resolve()
+    return str(path.relative_to(program_dir)) if path.is_relative_to(program_dir) else str(path)
+
+
 def problems_of(error: BaseException, program_dir: Path) -> list[str]:
     """What to tell the user about an error from planning a stack, without a traceback."""
     if isinstance(error, RunError):
@@ -294,7 +307,7 @@ def problems_of(error: BaseException, program_dir: Path) -> list[str]:
     # A bug in the program: where it happened in the program's own files is what one needs to start.
     frames = traceback.extract_tb(error.__traceback__)
     own = [f for f in frames if Path(f.filename).resolve().is_relative_to(program_dir)] or frames
-    where = f" (at {Path(own[-1].filename).name}:{own[-1].lineno})" if own else ""
+    where = f" (at {_relative(Path(own[-1].filename), program_dir)}:{own[-1].lineno})" if own else ""
     message = str(error).splitlines()[0][:300] if str(error).strip() else ""
     return [f"the program raised {type(error).__name__}{where}: {message}".rstrip(": ")]
 

@@ -177,12 +177,13 @@ def test_fill_computed_works_for_several_stacks_and_keeps_secrets_masked(deploye
 
 @pytest.fixture(scope="module")
 def program_failing_for_two_stacks(tmp_path_factory) -> Path:
-    """The program, with a stack `qa` whose config is wrong and a `test` whose program raises half-way."""
+    """The program, with a stack `qa` whose config is wrong and a `test` whose program raises half-way;
+    it prints, as programs being debugged do."""
     program = copy_program(tmp_path_factory.mktemp("failing") / "program")
     (program / "Pulumi.qa.yaml").write_text("config:\n  databricks-platform:keyVaultSoftDeleteRetentionDays: 900\n")
     main = program / "__main__.py"
     # After the vault is declared, with an apply still pending: nothing of it may reach the next stack.
-    main.write_text(main.read_text().replace(
+    main.write_text("print('printed by the program')\n" + main.read_text().replace(
         "\n# 3. ",
         "\nif pulumi.get_stack() == 'test':\n    vault.vault_uri.apply(lambda uri: uri)\n"
         "    raise RuntimeError('half-way through test')\n# 3. ", 1))
@@ -203,7 +204,11 @@ def test_a_failing_stack_is_reported_and_the_stacks_after_it_are_planned_as_if_a
     [test_problem] = document["problems"]["test"]
     assert test_problem.startswith("the program raised RuntimeError (at __main__.py:")
     assert test_problem.endswith(": half-way through test")
-    assert result.stderr.splitlines() == [f"qa: {qa_problem}", f"test: {test_problem}"]
+    # What the program prints goes to stderr, never into the JSON on stdout.
+    printed = [line for line in result.stderr.splitlines() if line == "printed by the program"]
+    assert len(printed) == 4, "each stack's program starts (qa's stops at its config)"
+    problems = [line for line in result.stderr.splitlines() if line != "printed by the program"]
+    assert problems == [f"qa: {qa_problem}", f"test: {test_problem}"]
 
 
 @pytest.mark.parametrize(

@@ -177,8 +177,11 @@ def _collect_worker(worker: subprocess.Popen, stacks: list[str], output: Any, er
         print(f"{where}: {line}", file=sys.stderr)
     output.seek(0)
     if worker.returncode == 0:
-        return json.loads(output.read())
-    failed = {"plan": None, "problems": [f"the offline plan exited with status {worker.returncode}"]}
+        try:
+            return json.loads(output.read())
+        except ValueError:
+            pass
+    failed = {"plan": None, "problems": [f"the offline plan there failed (exit status {worker.returncode})"]}
     return dict.fromkeys(stacks, failed)
 
 
@@ -195,6 +198,8 @@ def _against(args: argparse.Namespace, request: _StackRequest, program_dir: Path
     commit = _git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", cwd=top, ref=ref,
                   failure=f"--against {_shown(ref)}: no such git ref (branch, tag or commit) in {top} "
                   "(in a shallow clone, fetch it first)")
+    if not program_dir.is_relative_to(top.resolve()):  # e.g. a directory inside .git
+        raise _UsageError(f"--against {_shown(ref)}: {program_dir} is not in the work tree of {top}")
     relative = program_dir.relative_to(top.resolve())
     workdir = Path(tempfile.mkdtemp(prefix="offline-plan-"))
     worktree = workdir / "base"
@@ -207,7 +212,8 @@ def _against(args: argparse.Namespace, request: _StackRequest, program_dir: Path
         at_base = [s for s in stacks if s in base_files]
         # A stack in neither is planned in the working tree, which names the missing file.
         in_head = [s for s in stacks if s in head_files or s not in base_files]
-        with tempfile.TemporaryFile("w+") as output, tempfile.TemporaryFile("w+") as errors:
+        with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as output, \
+                tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as errors:
             worker = _start_worker(base_dir, at_base, args.fill_computed, output, errors) if at_base else None
             try:
                 from offline_plan.runner import plan_stacks

@@ -1,7 +1,9 @@
 """Wall time of the offline plan: one stage, three stages, and three stages against a git ref, side by side.
 
 Prints the median of RUNS runs of each (the runs of all commands are interleaved, so load from other
-processes on the machine falls on all of them alike), with two ratios:
+processes on the machine falls on all of them alike), and the CPU time (user + system) its processes
+used: on a busy machine wall time tends to CPU time / free cores, and --against needs two cores to
+plan both refs side by side. Two ratios of wall times:
 - one dev plan / a floor that only imports the SDK modules the program uses (aim: <= 1.3);
 - dev,test,prod --against HEAD --format markdown (the pull-request comment) / one dev plan (aim: <= 1.5).
 The old way to get that comment, three single-stack --against runs one after another, is printed beside it.
@@ -12,6 +14,7 @@ Run: .venv/bin/python benchmarks/plan_time.py [RUNS]
 from __future__ import annotations
 
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -41,24 +44,33 @@ COMMANDS = {
 }
 
 
-def seconds(commands: list[list[str]]) -> float:
-    start = time.perf_counter()
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def seconds(commands: list[list[str]]) -> tuple[float, float]:
+    """Wall time and CPU time of running the commands one after another."""
+    start, cpu = time.perf_counter(), _children_cpu()
     for command in commands:
         subprocess.run(command, cwd=REPO, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, _children_cpu() - cpu
 
 
 def main() -> None:
     load_before = os.getloadavg()[0]
     times: dict[str, list[float]] = {name: [] for name in COMMANDS}
+    cpu: dict[str, list[float]] = {name: [] for name in COMMANDS}
     for _ in range(RUNS):
         for name, commands in COMMANDS.items():
-            times[name].append(seconds(commands))
+            wall, used = seconds(commands)
+            times[name].append(wall)
+            cpu[name].append(used)
     median = {name: statistics.median(values) for name, values in times.items()}
 
-    print(f"{'what':<38}{'median of ' + str(RUNS) + ' (s)':>18}{'min (s)':>10}")
+    print(f"{'what':<38}{'median of ' + str(RUNS) + ' (s)':>18}{'min (s)':>10}{'CPU median (s)':>16}")
     for name, values in times.items():
-        print(f"{name:<38}{median[name]:>18.3f}{min(values):>10.3f}")
+        print(f"{name:<38}{median[name]:>18.3f}{min(values):>10.3f}{statistics.median(cpu[name]):>16.3f}")
     plan = median["offline plan, dev stack"]
     print(f"{'ratio plan / floor':<38}{plan / median['floor: import the SDK modules']:>18.2f}   (aim <= 1.3)")
     against = median["dev,test,prod --against HEAD (md)"]

@@ -174,18 +174,35 @@ def _close_event_loops(main_loop: asyncio.AbstractEventLoop, loops: set[Any]) ->
 
 
 # The program whose own modules (core/, components/, ...) this process has imported: the next stack of
-# the same program reuses them (they hold no per-stack state); another program would find them in
-# sys.modules under the same names, so it needs a process of its own (as --against gives the base ref).
+# the same program reuses them (they hold no per-stack state). Another program (another git ref's) finds
+# them in sys.modules under the same names, so they are forgotten first (see forget_program).
 _loaded_program: Path | None = None
 
 
 def _use_program(program_dir: Path) -> None:
     global _loaded_program
     if _loaded_program is not None and _loaded_program != program_dir:
-        raise RuntimeError(
-            f"this process already planned {_loaded_program}; plan {program_dir} in another process"
-        )
+        raise RuntimeError(f"this process holds the modules of {_loaded_program}; call forget_program() first")
     _loaded_program = program_dir
+
+
+def forget_program() -> None:
+    """Drop the planned program's own modules from sys.modules, so another program imports its own.
+
+    The SDKs stay imported (the costly part); so does this package, even where it lies in the program's
+    directory, and anything installed in the interpreter's prefix (a .venv inside the directory).
+    """
+    global _loaded_program
+    if _loaded_program is None:
+        return
+    kept = [Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), Path(__file__).resolve().parent]
+    for name, module in list(sys.modules.items()):
+        locations = [getattr(module, "__file__", None), *getattr(module, "__path__", [])]
+        paths = [Path(location).resolve() for location in locations if isinstance(location, str)]
+        if any(path.is_relative_to(_loaded_program) and not any(path.is_relative_to(k) for k in kept)
+               for path in paths):
+            del sys.modules[name]
+    _loaded_program = None
 
 
 def _reset_runtime(stack_config: StackConfig, monitor: Any, *, program_dir: Path, dry_run: bool) -> None:

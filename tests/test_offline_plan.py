@@ -6,12 +6,13 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from offline_plan.standins import STANDIN_PAT
-from tests.conftest import STAGES, copy_program, run_plan
+from tests.conftest import REPO, STAGES, copy_program, run_plan
 
 MARKER = "<!-- databricks-platform:offline-plan -->"
 
@@ -118,13 +119,22 @@ def test_against_reports_changed_inputs_added_and_removed_resources(repo_with_hi
     stack_file.write_text(stack_file.read_text() + "  databricks-platform:keyVaultSoftDeleteRetentionDays: 30\n")
     main = repo / "__main__.py"
     main.write_text(main.read_text().replace('vault.grant_secrets_user("factory", factory.principal_id)\n', ""))
+    # A change in one of the program's own modules: the ref's plan must import the ref's module, not this one.
+    naming = repo / "core" / "naming.py"
+    naming.write_text(naming.read_text() + (
+        "\n_stage_names = stage_names\n\n\ndef stage_names(**kwargs):\n"
+        "    import dataclasses\n\n"
+        "    return dataclasses.replace(_stage_names(**kwargs), managed_resource_group='rg-changed-in-a-module')\n"
+    ))
     result = run_plan("--stack", "test", "--against", "main", program_dir=repo)
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert out.startswith("Offline plan diff of stack test against main: 0 to add, 1 to change, 1 to remove")
+    assert out.startswith("Offline plan diff of stack test against main: 0 to add, 2 to change, 1 to remove")
     assert "- azure-native:authorization:RoleAssignment  vault-factory-secrets-user" in out
     assert "~ azure-native:keyvault:Vault  vault-vault" in out
     assert "properties.softDeleteRetentionInDays: 90 => 30" in out
+    assert "~ azure-native:databricks:Workspace  databricks-workspace" in out
+    assert '/resourceGroups/rg-dbp-test-dbw-managed" => "' in out and '/resourceGroups/rg-changed-in-a-module"' in out
 
 
 def test_against_markdown_is_a_pull_request_comment(repo_with_history):
@@ -258,10 +268,11 @@ def test_stack_files_that_are_a_directory_or_not_utf8_give_one_line_naming_the_f
 
 @pytest.fixture(scope="module")
 def changed_repo(tmp_path_factory) -> Path:
-    """Committed on main: dev, test, prod and uat. The working tree then leaves dev alone, changes test,
-    removes prod, adds qa (test's config) and breaks uat's config."""
+    """Committed on main: dev, test, prod, uat and a broken stg. The working tree then leaves dev alone,
+    changes test, removes prod, adds qa (test's config), breaks uat's config and fixes stg's."""
     repo = copy_program(tmp_path_factory.mktemp("history") / "repo")
     shutil.copy2(repo / "Pulumi.test.yaml", repo / "Pulumi.uat.yaml")
+    (repo / "Pulumi.stg.yaml").write_text("config:\n  databricks-platform:keyVaultSkuu: standard\n")
     _git(repo, "init", "-q", "-b", "main")
     _git(repo, "add", "-A")
     _git(repo, "commit", "-qm", "base")
@@ -269,6 +280,7 @@ def changed_repo(tmp_path_factory) -> Path:
     shutil.copy2(test_file, repo / "Pulumi.qa.yaml")
     test_file.write_text(test_file.read_text() + "  databricks-platform:keyVaultSoftDeleteRetentionDays: 30\n")
     (repo / "Pulumi.prod.yaml").unlink()
+    shutil.copy2(test_file, repo / "Pulumi.stg.yaml")
     uat = repo / "Pulumi.uat.yaml"
     uat.write_text(uat.read_text() + "  databricks-platform:keyVaultSoftDeleteRetentionDays: 900\n")
     return repo
@@ -293,7 +305,7 @@ def test_against_markdown_for_several_stacks_is_one_comment_with_a_marker_and_a_
     assert md.splitlines()[0] == MARKER and md.count(MARKER) == 1
     assert md.count("## Offline plan against `main`") == 1
     sections = re.findall(r"^### Stack `(\w+)`", md, flags=re.MULTILINE)
-    assert sections == ["dev", "prod", "qa", "test", "uat"]
+    assert sections == ["dev", "prod", "qa", "stg", "test", "uat"]
     assert list(_summary(md)) == sections, "the summary table lists every stack once, in section order"
 
 
@@ -318,17 +330,29 @@ def test_against_a_stack_that_fails_to_plan_is_reported_in_its_section_and_fails
     uat_section = result.stdout.split("### Stack `uat`", 1)[1]
     problem = "in the working tree: Pulumi.uat.yaml: databricks-platform:keyVaultSoftDeleteRetentionDays: "
     assert problem in uat_section
-    assert result.stderr.splitlines()[0].startswith(f"uat: {problem}")
+    # A stack that cannot be planned at the ref cannot be compared either; its problem names the ref.
+    assert "could not be planned" in _summary(result.stdout)["stg"][3]
+    stg_section = result.stdout.split("### Stack `stg`", 1)[1].split("### Stack `test`")[0]
+    stg_problem = "at main: Pulumi.stg.yaml: databricks-platform:keyVaultSkuu: unknown key"
+    assert stg_problem in stg_section
+    assert [line.split(": ", 2)[:2] for line in result.stderr.splitlines()] == [
+        ["stg", "at main"], ["uat", "in the working tree"]
+    ]
     # The other stacks' sections are all there, changes included.
     assert "| ✏️ | `azure-native:keyvault:Vault` | `vault-vault` | `properties.softDeleteRetentionInDays` |" in (
         result.stdout.split("### Stack `test`", 1)[1].split("### Stack `uat`")[0]
     )
 
 
+@pytest.fixture(scope="module")
+def qa_dev_test_against_main_text(changed_repo) -> subprocess.CompletedProcess[str]:
+    return run_plan("--stack", "qa,dev,test", "--against", "main", program_dir=changed_repo)
+
+
 def test_against_text_for_a_stack_list_has_sections_in_its_order_each_equal_to_its_single_stack_diff(
-    changed_repo, single_plan_outputs
+    changed_repo, single_plan_outputs, qa_dev_test_against_main_text
 ):
-    several = run_plan("--stack", "qa,dev,test", "--against", "main", program_dir=changed_repo)
+    several = qa_dev_test_against_main_text
     single = run_plan("--stack", "qa", "--against", "main", program_dir=changed_repo)
     assert several.returncode == 0 and single.returncode == 0, several.stderr + single.stderr
     qa_section, dev_section, test_section = several.stdout.split("\n\n")
@@ -341,6 +365,19 @@ def test_against_text_for_a_stack_list_has_sections_in_its_order_each_equal_to_i
     assert dev_section == "Offline plan diff of stack dev against main: 0 to add, 0 to change, 0 to remove\nNo changes."
     assert test_section.startswith("Offline plan diff of stack test against main: 0 to add, 1 to change, 0 to remove")
     assert "properties.softDeleteRetentionInDays: 90 => 30" in test_section
+
+
+def test_against_where_a_fork_is_unsafe_plans_the_ref_in_a_fresh_interpreter_with_the_same_result(
+    changed_repo, qa_dev_test_against_main_text
+):
+    # Off Linux the base ref is planned by `python -m offline_plan.worker`; forced here, the output must not change.
+    arguments = ["--stack", "qa,dev,test", "--against", "main", "--dir", str(changed_repo)]
+    code = ("import gc, sys; gc.disable(); from offline_plan import cli; cli._BasePlanner = cli._WorkerPlanner; "
+            f"sys.exit(cli.main({arguments!r}))")
+    fresh = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    forked = qa_dev_test_against_main_text
+    assert fresh.returncode == forked.returncode == 0, fresh.stderr + forked.stderr
+    assert fresh.stdout == forked.stdout
 
 
 def test_against_a_ref_that_does_not_exist_names_the_ref_in_one_line(changed_repo):

@@ -2,7 +2,7 @@
 
 One stack prints that stack's plan (or diff) exactly as always; several stacks (a comma-separated
 list, or `all`) print a section per stack. All stacks of one ref are planned in one interpreter;
-with --against the base ref's stacks are planned at the same time, in a subprocess (see _BasePlanner).
+with --against the base ref's stacks are planned at the same time, in a subprocess (see _base_planner).
 
 Nothing here imports the Pulumi SDK (the planner does, once it is needed): argument and git errors
 come back at once.
@@ -164,8 +164,7 @@ def _git(*args: str, cwd: Path, ref: str, failure: str | None = None) -> str:
 
 class _ForkedPlanner:
     """The base ref's planner as a fork of this process: the SDKs it has imported (two thirds of a plan's
-    time) are shared, not imported again. Only on Linux: elsewhere forking a process that has loaded
-    system libraries is not safe (macOS) or possible (Windows), and a fresh interpreter plans instead."""
+    time) are shared, not imported again. Only where _fork_is_safe()."""
 
     def __init__(self, base_dir: Path, stacks: list[str], fill_computed: bool, output: Any, errors: Any) -> None:
         from offline_plan import runner
@@ -217,7 +216,16 @@ class _WorkerPlanner:
         self.process.kill()
 
 
-_BasePlanner = _ForkedPlanner if sys.platform == "linux" else _WorkerPlanner
+def _fork_is_safe() -> bool:
+    """Linux, with no other thread in this process. Elsewhere forking a process that has loaded system
+    libraries is unsafe (macOS) or impossible (Windows); and a fork copies only the calling thread, so
+    a lock another thread holds would stay locked in the child forever."""
+    return sys.platform == "linux" and len(os.listdir("/proc/self/task")) == 1
+
+
+def _base_planner(base_dir: Path, stacks: list[str], fill_computed: bool, output: Any, errors: Any) -> Any:
+    planner = _ForkedPlanner if _fork_is_safe() else _WorkerPlanner
+    return planner(base_dir, stacks, fill_computed, output, errors)
 
 
 def _collect_worker(worker: Any, stacks: list[str], output: Any, errors: Any, where: str) -> dict:
@@ -271,7 +279,7 @@ def _against(args: argparse.Namespace, request: _StackRequest, program_dir: Path
                 # The first stack imports the SDKs; a forked base planner then shares them.
                 head = plan_stacks(program_dir, in_head[:1], fill_computed=args.fill_computed)
                 if at_base:
-                    worker = _BasePlanner(base_dir, at_base, args.fill_computed, output, errors)
+                    worker = _base_planner(base_dir, at_base, args.fill_computed, output, errors)
                 head += plan_stacks(program_dir, in_head[1:], fill_computed=args.fill_computed)
                 _check(head, _post_plan_checks(args))
             except BaseException:  # e.g. Ctrl-C: leave no planner running

@@ -372,7 +372,7 @@ def test_against_where_a_fork_is_unsafe_plans_the_ref_in_a_fresh_interpreter_wit
 ):
     # Off Linux the base ref is planned by `python -m offline_plan.worker`; forced here, the output must not change.
     arguments = ["--stack", "qa,dev,test", "--against", "main", "--dir", str(changed_repo)]
-    code = ("import gc, sys; gc.disable(); from offline_plan import cli; cli._BasePlanner = cli._WorkerPlanner; "
+    code = ("import gc, sys; gc.disable(); from offline_plan import cli; cli._fork_is_safe = lambda: False; "
             f"sys.exit(cli.main({arguments!r}))")
     fresh = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
     forked = qa_dev_test_against_main_text

@@ -16,25 +16,32 @@ from components.instance_pools import InstancePools, InstancePoolsArgs
 from components.key_vault import KeyVault, KeyVaultArgs
 from components.workspace_access import WorkspaceAccess, WorkspaceAccessArgs
 from core.config import PROJECT, load_stage_config
+from core.errors import raise_problems
 from core.jobs import render_jobs
 from core.naming import stage_names
 from dynamic_providers.databricks_pat import DatabricksPat, DatabricksPatArgs
 
 HERE = Path(__file__).parent
 
-config = load_stage_config()
-names = stage_names(
-    project=PROJECT, prefix=config.prefix, stage=config.stage, unique_suffix=config.global_name_suffix
-)
-# Job definitions are validated with the config, before any resource is declared.
+# 0. Validate everything the stage reads before declaring anything; every problem of the run (config,
+#    job definitions and templates, ...) is reported together, one line each.
+problems: list[str] = []
+config = load_stage_config(problems)
 jobs = render_jobs(
     HERE / "jobs",
     HERE / "templates",
     stage=config.stage,
     variables=config.template_variables,
-    pool_names=[pool.name for pool in config.instance_pools],
+    pool_names=config.pool_names,
+    pool_capacities=config.pool_capacities,
     default_pool=config.jobs_default_pool,
     relative_to=HERE,
+    problems=problems,
+)
+# Further validators append to `problems` here, e.g. the factory/ definitions.
+raise_problems(problems)
+names = stage_names(
+    project=PROJECT, prefix=config.prefix, stage=config.stage, unique_suffix=config.global_name_suffix
 )
 tags = config.all_tags
 # The deploying identity (service principal, managed identity or `az login` user).
@@ -57,7 +64,7 @@ workspace = DatabricksWorkspace(
     ),
 )
 
-# 2. Key Vault in RBAC mode; the deployer may write secrets, consumers may only read.
+# 2. Key Vault in RBAC mode; the deployer may write secrets, consumers (keyVaultReaders) may only read.
 vault = KeyVault(
     "vault",
     KeyVaultArgs(
@@ -73,6 +80,12 @@ vault = KeyVault(
         purge_protection=config.key_vault_purge_protection,
         network_default_action=config.key_vault_network_default_action,
         ip_ranges=config.key_vault_allowed_ip_ranges,
+        # Secrets go through the vault's data plane as the deploying identity.
+        deployer_tenant_id=deployer_tenant_id,
+        deployer_client_id=deployer_client_id,
+        deployer_credential=config.deployer_credential,
+        azure_authority_host=config.azure_authority_host,
+        readers=config.key_vault_readers,
         tags=tags,
     ),
 )

@@ -1,25 +1,51 @@
-"""Key Vault of a stage, in RBAC mode, with least-privilege role assignments."""
+"""Key Vault of a stage, in RBAC mode, with least-privilege role assignments.
+
+Secrets are written, recovered and deleted through the vault's data plane (dynamic_providers.vault_secret) as
+the deploying identity, which is Key Vault Secrets Officer here. Every secret depends on that role assignment:
+`pulumi destroy`, or removing a pool, deletes the secret while the role still exists. Readers listed in config
+(e.g. an AzureML compute identity) and the Data Factory get Key Vault Secrets User on the vault, nothing more.
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 
 import pulumi
 from pulumi_azure_native import authorization, keyvault
+
+from core.config import KeyVaultReader
+from core.errors import UserError
+from dynamic_providers.vault_secret import VaultSecret, VaultSecretArgs
 
 # Built-in role definition ids (the same in every Azure tenant).
 KEY_VAULT_SECRETS_OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
 KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
 
+# Key Vault allows 15 tags on a secret, the stage may set up to 50: secrets carry the stage's identity tags
+# (core.config.StageConfig.all_tags puts them first), the vault carries them all.
+_SECRET_TAGS = ("project", "stage", "managed-by")
+
 # Namespace for deterministic role assignment names: the same stage always yields the same GUIDs.
 _ASSIGNMENT_NAMESPACE = uuid.UUID("5d6c3f8e-2a61-4f0c-9a7e-1f3b2c4d5e6f")
 
 
-def _epoch_seconds(iso_time: str | None) -> int | None:
-    return int(datetime.fromisoformat(iso_time).timestamp()) if iso_time else None
+def _refuse_overlap(principal_id: str | None, readers: Sequence[KeyVaultReader], who: str) -> None:
+    """Config must not list as a reader a principal the program already grants: ARM refuses a second assignment
+    of one role to one principal on one scope (RoleAssignmentExists), and a reader role would add nothing."""
+    for reader in readers:
+        if principal_id and principal_id.lower() == reader.object_id:
+            raise UserError([
+                f"Pulumi.{pulumi.get_stack()}.yaml: databricks-platform:keyVaultReaders: {reader.name!r} "
+                f"({reader.object_id}) is {who}, which the "
+                "program already grants access to the vault; remove it from keyVaultReaders"
+            ])
+
+
+def _reader_principal(reader: KeyVaultReader, deployer_object_id: str | None) -> str:
+    _refuse_overlap(deployer_object_id, [reader], "the deploying identity (Key Vault Secrets Officer)")
+    return reader.object_id
 
 
 @dataclass(frozen=True)
@@ -46,10 +72,20 @@ class KeyVaultArgs:
     """Whether deleted secrets may not be purged before retention ends (irreversible once on)."""
     network_default_action: str
     """Allow or Deny for traffic not matched by ip_ranges."""
+    deployer_tenant_id: pulumi.Input[str]
+    """Entra ID tenant of the deploying identity, for the data-plane calls on secrets."""
+    deployer_client_id: pulumi.Input[str]
+    """Application (client) id of the deploying identity, for the data-plane calls on secrets."""
+    deployer_credential: str
+    """How the data-plane calls authenticate: environment, managed_identity or azure_cli."""
+    azure_authority_host: str | None = None
+    """Entra ID authority host for sovereign clouds (None: the public cloud)."""
     ip_ranges: Sequence[str] = field(default_factory=tuple)
     """Addresses or CIDR ranges allowed through the vault firewall."""
+    readers: Sequence[KeyVaultReader] = field(default_factory=tuple)
+    """Consumers that get Key Vault Secrets User on the vault, and nothing more."""
     tags: dict[str, str] = field(default_factory=dict)
-    """Tags on the vault."""
+    """Tags on the vault and its secrets."""
 
 
 class KeyVault(pulumi.ComponentResource):
@@ -93,8 +129,18 @@ class KeyVault(pulumi.ComponentResource):
         self.vault_uri = vault.properties.apply(lambda p: p.vault_uri)
         self.vault_id = vault.id
 
-        self._assign("deployer-secrets-officer", KEY_VAULT_SECRETS_OFFICER, args.deployer_object_id,
-                     args.deployer_principal_type)
+        self._deployer_officer = self._assign(
+            "deployer-secrets-officer", KEY_VAULT_SECRETS_OFFICER, args.deployer_object_id,
+            args.deployer_principal_type, description="pulumi up: writes and deletes the stage's secrets",
+        )
+        for reader in args.readers:
+            principal = pulumi.Output.from_input(args.deployer_object_id).apply(
+                lambda deployer, reader=reader: _reader_principal(reader, deployer)
+            )
+            self._assign(
+                f"reader-{reader.object_id}-secrets-user", KEY_VAULT_SECRETS_USER, principal,
+                reader.principal_type, description=f"{reader.name}: reads the stage's secrets",
+            )
         self.register_outputs(
             {"vault_name": self.vault_name, "vault_uri": self.vault_uri, "vault_id": self.vault_id}
         )
@@ -107,36 +153,55 @@ class KeyVault(pulumi.ComponentResource):
         value: pulumi.Input[str],
         content_type: str,
         expires: pulumi.Input[str] | None = None,
-    ) -> keyvault.Secret:
+    ) -> VaultSecret:
         """Store a value the stage produced (a PAT, a pool id) for consumers such as Data Factory.
 
-        ``expires`` (ISO 8601) becomes the secret's expiry attribute, so Key Vault itself shows when a
-        token runs out.
+        ``expires`` (ISO 8601) becomes the secret's expiry attribute, so Key Vault itself shows when a token runs
+        out. A name that was deleted earlier and sits soft-deleted is recovered, then written. The secret depends
+        on the deployer's Secrets Officer assignment: created after it, deleted before it.
         """
-        # The ARM API takes the expiry as epoch seconds.
-        expires_epoch = pulumi.Output.from_input(expires).apply(_epoch_seconds) if expires is not None else None
-        return keyvault.Secret(
+        args = self._args
+        return VaultSecret(
             f"{self._name}-{role}",
-            secret_name=secret_name,
-            vault_name=self._vault.name,
-            resource_group_name=self._args.resource_group_name,
-            properties=keyvault.SecretPropertiesArgs(
+            VaultSecretArgs(
+                vault_uri=self.vault_uri,
+                vault_name=args.vault_name,
+                secret_name=secret_name,
                 value=value,
+                tenant_id=args.deployer_tenant_id,
+                client_id=args.deployer_client_id,
+                credential=args.deployer_credential,
                 content_type=content_type,
-                attributes=keyvault.SecretAttributesArgs(enabled=True, expires=expires_epoch),
+                expires=expires,
+                tags={key: args.tags[key] for key in _SECRET_TAGS if key in args.tags},
+                azure_authority_host=args.azure_authority_host,
+                officer_assignment_id=self._deployer_officer.id,
             ),
-            tags=dict(self._args.tags),
-            opts=pulumi.ResourceOptions(parent=self),
+            # Deleting a secret is a data-plane call that needs this role: delete the secret first.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self._deployer_officer]),
         )
 
     def grant_secrets_user(
         self, grantee: str, principal_id: pulumi.Input[str], principal_type: str = "ServicePrincipal"
     ) -> authorization.RoleAssignment:
         """Let a consumer (e.g. the factory's managed identity) read secrets, and nothing more."""
-        return self._assign(f"{grantee}-secrets-user", KEY_VAULT_SECRETS_USER, principal_id, principal_type)
+        readers = self._args.readers
+        checked = pulumi.Output.from_input(principal_id).apply(
+            lambda principal: _refuse_overlap(principal, readers, f"the {grantee}'s identity") or principal
+        )
+        return self._assign(
+            f"{grantee}-secrets-user", KEY_VAULT_SECRETS_USER, checked, principal_type,
+            description=f"{grantee}: reads the stage's secrets",
+        )
 
     def _assign(
-        self, role: str, role_definition: str, principal_id: pulumi.Input[str], principal_type: str
+        self,
+        role: str,
+        role_definition: str,
+        principal_id: pulumi.Input[str],
+        principal_type: str,
+        *,
+        description: str,
     ) -> authorization.RoleAssignment:
         # Role assignment names are GUIDs derived from vault, role and principal, so the same stage always
         # plans the same names. The principal is part of it because Azure refuses to repoint an existing
@@ -155,5 +220,6 @@ class KeyVault(pulumi.ComponentResource):
             ),
             principal_id=principal_id,
             principal_type=principal_type,
+            description=description,
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -1,19 +1,20 @@
 """The stage configuration: one typed, validated model read once from the stack's config.
 
 Every key is declared and described once, in ``Pulumi.yaml``; this module is the only reader of
-``pulumi.Config``. A bad value or an unknown key in the project's namespace stops the program before
-any resource is declared, with one line per problem naming the stack file, the key and what is
-allowed (a typo must never fall back to a default silently).
+``pulumi.Config``. A bad value or an unknown key stops the program before any resource is declared,
+with one line per problem naming the stack file, the key and what is allowed (a typo must never fall
+back to a default silently). Keys outside this project's namespace are checked too: a namespace the
+program does not use (``databricks-platfrom:``, ``Databricks-Platform:``) is an error, and so is a key
+the azure-native or databricks provider does not have.
 """
 
 from __future__ import annotations
 
 import difflib
-import ipaddress
-import json
 import re
 import typing
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -22,48 +23,35 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
 
-from core.errors import UserError
+from core.config_namespaces import foreign_key_problem
+from core.config_rules import checked_tags, https_url, ip_range, text_without_controls
+from core.errors import UserError, shown, shown_name
 from core.naming import PREFIX_PATTERN, STAGE_PATTERN
+from core.safe_load import parse_json, read_yaml_document
 
 PROJECT = "databricks-platform"
 
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-# Azure rejects these characters in tag names.
-_TAG_NAME_FORBIDDEN = set('<>%&\\?/')
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 def _prefix(value: str) -> str:
-    if not PREFIX_PATTERN.match(value):
+    if not PREFIX_PATTERN.fullmatch(value):
         raise ValueError("must be 2-8 lowercase letters or digits, starting with a letter")
     return value
 
 
-def _ip_range(value: str) -> str:
-    try:
-        ipaddress.ip_network(value, strict=False)
-    except ValueError:
-        raise ValueError("must be an IPv4/IPv6 address or CIDR range, e.g. 203.0.113.0/24") from None
-    return value
-
-
 def _uuid(value: str) -> str:
-    if not _UUID.match(value):
+    if not _UUID.fullmatch(value):
         raise ValueError("must be a GUID, e.g. 00000000-0000-0000-0000-000000000000")
     return value.lower()
-
-
-def _tags(value: dict[str, str]) -> dict[str, str]:
-    for name, tag_value in value.items():
-        if not name or len(name) > 512 or _TAG_NAME_FORBIDDEN & set(name):
-            raise ValueError(f"tag name {name!r} must be 1-512 characters without any of <>%&\\?/")
-        if len(tag_value) > 256:
-            raise ValueError(f"tag {name!r} has a value longer than 256 characters")
-    return value
 
 
 # Pulumi.yaml cannot default a key to null (it would be required): "" or {} there means "not set".
@@ -74,10 +62,18 @@ OptionalGuid = Annotated[Guid | None, UNSET_AS_NONE]
 
 
 class _Model(BaseModel):
-    # Keys are camelCase in YAML, as Pulumi's own config keys are; unknown keys are errors.
+    # Keys are camelCase in YAML, as Pulumi's own config keys are; unknown keys are errors. No setting is
+    # NaN or infinite, and no string longer than any real setting (job variables are free-form).
     model_config = ConfigDict(
-        extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True
+        extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True, allow_inf_nan=False,
+        str_max_length=1024,
     )
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _whole_text(cls, value: Any, info: ValidationInfo) -> Any:
+        # job variables are free-form template input; the stage (the stack name) is checked on its own.
+        return value if info.field_name in ("job_variables", "stage") else text_without_controls(value)
 
 
 class GitRepo(_Model):
@@ -90,7 +86,7 @@ class GitRepo(_Model):
     root_folder: str = Field("/", pattern=r"^/")
     project_name: str | None = None
     tenant_id: Guid | None = None
-    host_name: str | None = Field(None, pattern=r"^https://")
+    host_name: Annotated[str, AfterValidator(https_url)] | None = None
 
     @model_validator(mode="after")
     def _fits_its_host(self) -> GitRepo:
@@ -119,15 +115,19 @@ class WorkspacePrincipal(_Model):
     admin: bool = False
 
 
+# No documented cap on a pool's size; a typo of extra digits should still fail before `pulumi up`.
+MAX_POOL_INSTANCES = 10_000
+
+
 class InstancePool(_Model):
     """A Databricks instance pool; its id is written to Key Vault for Data Factory."""
 
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")
-    node_type: str = Field(min_length=1)
-    min_idle: int = Field(0, ge=0)
-    max_capacity: int = Field(ge=1)
-    idle_minutes: int = Field(15, ge=0, le=10000)
-    spark_version: str | None = None
+    node_type: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,128}$")
+    min_idle: int = Field(0, ge=0, le=MAX_POOL_INSTANCES)
+    max_capacity: int = Field(ge=1, le=MAX_POOL_INSTANCES)
+    idle_minutes: int = Field(15, ge=0, le=10000)  # Databricks: 0-10000 minutes
+    spark_version: str | None = Field(None, pattern=r"^[A-Za-z0-9_.:+-]{1,128}$")
     availability: Literal["ON_DEMAND_AZURE", "SPOT_AZURE"] = "ON_DEMAND_AZURE"
     spot_bid_max_price: float | None = None
     secret_name: str | None = Field(None, pattern=r"^[0-9A-Za-z-]{1,127}$")
@@ -148,6 +148,14 @@ class InstancePool(_Model):
         return self.secret_name or f"databricks-pool-{self.name}"
 
 
+class KeyVaultReader(_Model):
+    """A consumer that may read the stage's secrets (Key Vault Secrets User on the vault, nothing more)."""
+
+    object_id: Guid
+    principal_type: Literal["ServicePrincipal", "User", "Group"]
+    name: str = Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")
+
+
 def _default_pools() -> list[InstancePool]:
     # Mirrors the default in Pulumi.yaml (a test holds the two together).
     return [InstancePool(name="general", node_type="Standard_DS3_v2", max_capacity=4,
@@ -157,18 +165,18 @@ def _default_pools() -> list[InstancePool]:
 class StageConfig(_Model):
     """Everything one stage declares, validated. Field docs live in Pulumi.yaml."""
 
-    stage: str
+    stage: str = Field(max_length=100_000)  # the stack name, checked (and reported) by parse_stage_config
     location: str = Field("westeurope", pattern=r"^[a-z0-9]+$")
     prefix: Annotated[str, AfterValidator(_prefix)] = "dbp"
     global_name_suffix: bool = False
-    tags: Annotated[dict[str, str], AfterValidator(_tags)] = Field(default_factory=dict)
+    tags: Annotated[dict[str, str], AfterValidator(checked_tags)] = Field(default_factory=dict)
     workspace_sku: Literal["standard", "premium", "trial"] = "premium"
     workspace_no_public_ip: bool = True
     key_vault_sku: Literal["standard", "premium"] = "standard"
     key_vault_soft_delete_retention_days: int = Field(90, ge=7, le=90)
     key_vault_purge_protection: bool = True
     key_vault_network_default_action: Literal["Allow", "Deny"] = "Allow"
-    key_vault_allowed_ip_ranges: list[Annotated[str, AfterValidator(_ip_range)]] = Field(
+    key_vault_allowed_ip_ranges: list[Annotated[str, AfterValidator(ip_range)]] = Field(
         default_factory=list
     )
     deployer_principal_type: Literal["ServicePrincipal", "User", "Group"] = "ServicePrincipal"
@@ -176,7 +184,7 @@ class StageConfig(_Model):
     deployer_client_id: OptionalGuid = None
     deployer_credential: Literal["environment", "managed_identity", "azure_cli"] = "environment"
     azure_authority_host: Annotated[str | None, UNSET_AS_NONE] = Field(
-        None, pattern=r"^https://[^/]+/?$"
+        None, pattern=r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?$"
     )
     pat_lifetime_days: int = Field(90, ge=1, le=730)
     pat_rotate_before_days: int = Field(14, ge=0)
@@ -187,9 +195,19 @@ class StageConfig(_Model):
     job_variables: dict[str, Any] = Field(default_factory=lambda: {"spark_version": "15.4.x-scala2.12"})
     job_schedule_pause_status: Literal["PAUSED", "UNPAUSED"] = "UNPAUSED"
     data_factory_git_repo: Annotated[GitRepo | None, UNSET_AS_NONE] = None
+    key_vault_readers: list[KeyVaultReader] = Field(default_factory=list)
+
+    # False on a stand-in (see parse_stage_config) whose pools could not be validated.
+    _pools_known: bool = PrivateAttr(True)
 
     @model_validator(mode="after")
-    def _consistent(self) -> StageConfig:
+    def _consistent(self, info: ValidationInfo) -> StageConfig:
+        if info.context and info.context.get("stand_in"):
+            return self
+        ranges = [ip for ip in self.key_vault_allowed_ip_ranges]
+        if len(set(ranges)) != len(ranges):
+            raise ValueError(f"keyVaultAllowedIpRanges: each range may appear once (a /32 is the bare address), "
+                             f"got {shown(ranges)}")
         if self.pat_rotate_before_days >= self.pat_lifetime_days:
             raise ValueError(
                 f"patRotateBeforeDays ({self.pat_rotate_before_days}) must be less than patLifetimeDays "
@@ -208,12 +226,33 @@ class StageConfig(_Model):
         applications = [p.application_id for p in self.workspace_principals]
         if len(set(applications)) != len(applications):
             raise ValueError("workspacePrincipals: each applicationId may appear once")
+        readers = [reader.object_id for reader in self.key_vault_readers]
+        if len(set(readers)) != len(readers):
+            raise ValueError("keyVaultReaders: each objectId may appear once")
+        if self.deployer_client_id is not None and self.deployer_client_id in readers:
+            # Easy to confuse: an application (client) id is not the principal's object id, and the deployer
+            # already holds Key Vault Secrets Officer.
+            raise ValueError(
+                f"keyVaultReaders: objectId {self.deployer_client_id} is deployerClientId, the deploying "
+                "principal's application id; it already has Key Vault Secrets Officer on the vault. List "
+                "readers by their object id (az ad sp show --id <app id> --query id)"
+            )
         return self
 
     @property
     def template_variables(self) -> dict[str, Any]:
         """What job templates see as `vars`: the stack's variables plus the schedule pause status."""
         return {**self.job_variables, "schedule_pause_status": self.job_schedule_pause_status}
+
+    @property
+    def pool_names(self) -> list[str] | None:
+        """Names of the configured pools; None when the pools' config is invalid (already reported)."""
+        return [pool.name for pool in self.instance_pools] if self._pools_known else None
+
+    @property
+    def pool_capacities(self) -> dict[str, int] | None:
+        """Max capacity by pool name; None when the pools' config is invalid (already reported)."""
+        return {pool.name: pool.max_capacity for pool in self.instance_pools} if self._pools_known else None
 
     @property
     def all_tags(self) -> dict[str, str]:
@@ -238,69 +277,123 @@ def _is_structured(annotation: Any) -> bool:
 
 
 def parse_stage_config(
-    raw: Mapping[str, str], *, stack: str, secret_keys: Collection[str] = ()
+    raw: Mapping[str, Any], *, stack: str, secret_keys: Collection[str] = (), problems: list[str] | None = None,
+    sources: Mapping[str, str] | None = None,
 ) -> StageConfig:
-    """Validate raw config (``project:key`` -> string, as the engine passes it) for ``stack``.
+    """Validate raw config (``namespace:key`` -> string, as the engine passes it) for ``stack``.
 
     ``secret_keys`` are keys set with ``--secret``: none of the stage's settings is a secret
     (credentials come from the environment), and a secret here would flow unmasked into resource
     inputs, so they are refused, and their values are never echoed.
 
-    Raises UserError with one line per problem, each naming the stack file and key; every problem
-    of the file is reported in one run.
+    Every problem names the file and key: ``sources`` maps a key to the file that sets it (default: the
+    stack file). Without ``problems``, they are raised as one UserError.
+    With it, they are appended and a stand-in config is returned (each bad key at its default), so that
+    the validators that need a config (jobs, factory) can still report theirs in the same run; the
+    caller raises before declaring anything.
     """
-    source = f"Pulumi.{stack}.yaml"
+    source = shown_name(f"Pulumi.{stack}.yaml")
+    where = (lambda key: sources.get(key, source)) if sources is not None else (lambda key: source)
     keys = config_keys()
-    problems: list[str] = []
+    found: list[str] = []
     values: dict[str, Any] = {}
 
-    if not STAGE_PATTERN.match(stack):
-        problems.append(
-            f"{source}: the stack name {stack!r} is the stage and must be 2-7 lowercase letters or "
+    if not STAGE_PATTERN.fullmatch(stack):
+        found.append(
+            f"{source}: the stack name {shown(stack)} is the stage and must be 2-7 lowercase letters or "
             "digits, starting with a letter (e.g. dev, test, prod)"
         )
 
     for full_key in sorted(raw):
         namespace, _, key = full_key.partition(":")
         if namespace != PROJECT:
+            problem = foreign_key_problem(full_key, project=PROJECT, project_keys=keys)
+            if problem:
+                found.append(f"{where(full_key)}: {problem}")
             continue
         if key not in keys:
-            close = difflib.get_close_matches(key, keys, n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            problems.append(
-                f"{source}: {full_key}: unknown key; {hint}allowed keys are declared in Pulumi.yaml: "
-                + ", ".join(sorted(keys))
+            close = _close_key(key, keys)
+            hint = f"did you mean {close!r}? " if close else ""
+            found.append(
+                f"{where(full_key)}: {shown_name(full_key)}: unknown key; {hint}allowed keys are declared in "
+                "Pulumi.yaml: " + ", ".join(sorted(keys))
             )
             continue
         if full_key in secret_keys:
-            problems.append(
-                f"{source}: {full_key}: is set as a secret, but no setting of this program is one "
+            found.append(
+                f"{where(full_key)}: {full_key}: is set as a secret, but no setting of this program is one "
                 "(credentials come from the environment); a secret here would reach resource inputs "
                 "unmasked. Set it in plain text, or keep the secret in Key Vault."
             )
             continue
         text = raw[full_key]
-        field = StageConfig.model_fields[keys[key]]
-        if _is_structured(field.annotation):
-            try:
-                value: Any = json.loads(text) if isinstance(text, str) else text
-            except json.JSONDecodeError:
-                problems.append(f"{source}: {full_key}: must be a YAML mapping or list, got {text!r}")
-                continue
-            values[key] = value
+        if not isinstance(text, str):
+            found.append(f"{where(full_key)}: {full_key}: the engine hands config over as text, got {shown(text)}")
+            continue
+        if _is_structured(StageConfig.model_fields[keys[key]].annotation):
+            value = _parse_structured(text, f"{where(full_key)}: {full_key}", found)
+            if value is not _INVALID:
+                values[key] = value
         else:
             values[key] = text
 
-    try:
-        config = StageConfig.model_validate({"stage": stack, **values})
-    except ValidationError as error:
-        raise UserError(problems + _describe(error, source, values)) from None
-    if problems:
-        raise UserError(problems)
+    config = _validate(values, stack, source, found, where)
+    if found and problems is None:
+        raise UserError(found)
+    if problems is not None:
+        problems.extend(found)
     return config
 
 
-def _describe(error: ValidationError, source: str, values: Mapping[str, Any]) -> list[str]:
+_INVALID = object()
+
+
+def _parse_structured(text: str, where: str, found: list[str]) -> Any:
+    """Objects and arrays arrive as JSON text; deep, NaN or duplicate-key JSON is refused like a file's."""
+    problems: list[str] = []
+    value = parse_json(text, source="\0", problems=problems)
+    if not problems:
+        return value
+    for problem in problems:
+        position, message = re.fullmatch(r"\0((?::\d+)*): (.*)", problem, flags=re.DOTALL).groups()
+        at = f" (at {position.lstrip(':')} of the value)" if position else ""
+        found.append(f"{where}: must be a YAML mapping or list; {message}{at}")
+    return _INVALID
+
+
+def _close_key(key: str, keys: Collection[str]) -> str | None:
+    for known in keys:
+        if known.lower() == key.lower():
+            return known
+    close = difflib.get_close_matches(key[:100], keys, n=1)
+    return close[0] if close else None
+
+
+def _validate(values: dict[str, Any], stack: str, source: str, found: list[str],
+              where: Callable[[str], str]) -> StageConfig:
+    try:
+        return StageConfig.model_validate({"stage": stack, **values})
+    except ValidationError as error:
+        found.extend(_describe(error, source, values, where))
+        bad = {str(item["loc"][0]) for item in error.errors() if item["loc"]}
+    # A stand-in for the validators that run after this one: bad keys at their defaults, and pools that
+    # failed a check across keys marked unknown (job definitions then do not repeat the pool problem).
+    kept = {key: value for key, value in values.items() if key not in bad}
+    try:
+        config = StageConfig.model_validate({"stage": stack, **kept}, context={"stand_in": True})
+    except ValidationError:  # a bad key the error did not locate: every setting at its default
+        config = StageConfig.model_validate({"stage": stack}, context={"stand_in": True})
+    pools = [pool.name for pool in config.instance_pools]
+    config._pools_known = (
+        not {"instancePools", "jobsDefaultPool"} & bad
+        and len(set(pools)) == len(pools)
+        and (config.jobs_default_pool is None or config.jobs_default_pool in pools)
+    )
+    return config
+
+
+def _describe(error: ValidationError, source: str, values: Mapping[str, Any],
+              where: Callable[[str], str]) -> list[str]:
     problems = []
     for item in error.errors(include_url=False):
         location = item["loc"]
@@ -308,24 +401,56 @@ def _describe(error: ValidationError, source: str, values: Mapping[str, Any]) ->
             problems.append(f"{source}: {item['msg'].removeprefix('Value error, ')}")
             continue
         key = str(location[0])
-        path = key + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in location[1:])
+        path = key + "".join(f"[{part}]" if isinstance(part, int) else f".{shown_name(str(part))}"
+                             for part in location[1:])
         message = item["msg"].removeprefix("Value error, ")
         given = values.get(key)
-        got = f" (got {given!r})" if given is not None and not isinstance(given, dict | list) else ""
-        problems.append(f"{source}: {PROJECT}:{path}: {message}{got}")
+        got = f" (got {shown(given)})" if given is not None and not isinstance(given, dict | list) else ""
+        problems.append(f"{where(f'{PROJECT}:{key}')}: {PROJECT}:{path}: {message}{got}")
     return problems
 
 
-def load_stage_config() -> StageConfig:
-    """Read this stack's config from the Pulumi runtime, once, before any resource is declared."""
+def load_stage_config(problems: list[str] | None = None) -> StageConfig:
+    """Read this stack's config from the Pulumi runtime, once, before any resource is declared.
+
+    The config map is the one the engine handed the program (under ``pulumi up`` the language host parses
+    PULUMI_CONFIG into it; the offline plan sets it from the stack's files). Nothing else is read: not the
+    environment variables behind pulumi.Config's fallbacks, which a shell may hold from another stack.
+    ``problems``: see parse_stage_config.
+    """
     import pulumi
     import pulumi.runtime
 
-    # The engine hands config to the program as a map; both places it can arrive are read so that
-    # unknown keys are found whichever way the language host passed them.
-    known = set(pulumi.runtime.get_config_env()) | set(pulumi.runtime.config.CONFIG.get())
-    raw = {
-        key: pulumi.runtime.get_config(key) for key in sorted(known) if key.startswith(f"{PROJECT}:")
-    }
+    raw = dict(pulumi.runtime.config.CONFIG.get())
     secret_keys = {key for key in raw if pulumi.runtime.is_config_secret(key)}
-    return parse_stage_config(raw, stack=pulumi.get_stack(), secret_keys=secret_keys)
+    stack = pulumi.get_stack()
+    return parse_stage_config(raw, stack=stack, secret_keys=secret_keys, problems=problems,
+                              sources=config_sources(Path.cwd(), stack, raw))
+
+
+def config_sources(project_dir: Path, stack: str, raw: Collection[str]) -> dict[str, str]:
+    """Which file sets each key of the engine's map, so that a problem names the file to fix.
+
+    The engine merges Pulumi.yaml, Pulumi.<stack>.yaml and any ESC environment the stack imports into one
+    map; a key found in neither file came from elsewhere, and its messages say so. Unreadable files name
+    no source here (their own reader reports them).
+    """
+    unread: list[str] = []
+    project = read_yaml_document(project_dir / "Pulumi.yaml", source="Pulumi.yaml", root=project_dir,
+                                 problems=unread)
+    project = project if isinstance(project, dict) else {}
+    stack_dir = project.get("stackConfigDir") if isinstance(project.get("stackConfigDir"), str) else "."
+    stack_name = f"Pulumi.{stack}.yaml"
+    stack_file = read_yaml_document(project_dir / stack_dir / stack_name, source=stack_name, root=project_dir,
+                                    problems=unread)
+    if unread or not isinstance(stack_file, dict):
+        return {}
+
+    def keys(section: Any) -> set[str]:
+        return {key if ":" in key else f"{PROJECT}:{key}" for key in section} if isinstance(section, dict) else set()
+
+    in_stack, in_project = keys(stack_file.get("config")), keys(project.get("config"))
+    elsewhere = f"config of stack {shown_name(stack)} (not set in {shown_name(stack_name)} or Pulumi.yaml: an " \
+                "environment the stack imports?)"
+    return {key: stack_name if key in in_stack else "Pulumi.yaml" if key in in_project else elsewhere
+            for key in raw}

@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from core.errors import shown
+
 
 @dataclass(frozen=True)
 class Field:
@@ -130,6 +132,8 @@ def _check(value: Any, field: Field, path: str, problems: list[str]) -> Any:
         "int": isinstance(value, int) and not isinstance(value, bool),
         "float": isinstance(value, int | float) and not isinstance(value, bool),
     }[field.kind]
+    if ok and field.kind == "int" and not -(2**63) <= value < 2**63:
+        problems.append(f"{path}: {_describe(value)} does not fit in 64 bits")
     return value if ok else _wrong_type(value, field, path, problems)
 
 
@@ -165,7 +169,7 @@ def _provider_name(key: str, fields: Mapping[str, Field]) -> str | None:
 
 
 def _suggestion(key: str, fields: Mapping[str, Field]) -> str:
-    close = difflib.get_close_matches(key, list(fields), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(str(key)[:100], list(fields), n=1, cutoff=0.6)
     if close:
         return f"; did you mean {close[0]!r}?"
     return f"; allowed here: {', '.join(sorted(fields))}"
@@ -183,13 +187,13 @@ def _describe(value: Any) -> str:
         return "an object"
     if isinstance(value, list):
         return "a list"
-    text = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+    text = shown(value, 40)
     kind = {str: "string", int: "integer", float: "number"}.get(type(value), type(value).__name__)
     return f"{kind} {text}"
 
 
 def _join(path: str, key: str) -> str:
-    part = key if isinstance(key, str) and key.isidentifier() else f"[{key!r}]"
+    part = key if isinstance(key, str) and key.isidentifier() and len(key) <= 100 else f"[{shown(key)}]"
     if not path:
         return part
     return f"{path}{part}" if part.startswith("[") else f"{path}.{part}"

@@ -4,6 +4,9 @@ Every named resource gets an explicit name built from the prefix and the stage (
 auto-naming), so a stage is reproducible and consumers know a vault's name before it exists.
 The prefix and the stage are validated by the config model to be short lowercase alphanumerics,
 so no name here ever needs truncating: each is the longest case and still within Azure's limits.
+Names are injective: two different (prefix, stage) pairs never share a name, not even the storage
+account, whose name has no separator (``dbp``+``dev1`` and ``dbpd``+``ev1`` would both read
+``dbpdev1``: lengths keep them apart).
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ import string
 from dataclasses import dataclass
 
 # The config model enforces these; naming relies on them to stay within every service's limits.
-PREFIX_PATTERN = re.compile(r"^[a-z][a-z0-9]{1,7}$")  # 2..8 chars
-STAGE_PATTERN = re.compile(r"^[a-z][a-z0-9]{1,6}$")  # 2..7 chars
+# Use with fullmatch: `$` also matches before a trailing newline.
+PREFIX_PATTERN = re.compile(r"[a-z][a-z0-9]{1,7}")  # 2..8 chars
+STAGE_PATTERN = re.compile(r"[a-z][a-z0-9]{1,6}")  # 2..7 chars
 SUFFIX_LENGTH = 4
 
 _BASE36 = string.digits + string.ascii_lowercase
@@ -47,14 +51,15 @@ class StageNames:
     data_factory: str
     """Data Factory (globally unique)."""
     storage_account: str
-    """Storage account name for stage data (globally unique); reserved for later components."""
+    """Storage account name for stage data (globally unique, letters and digits only); reserved for later
+    components."""
 
 
 def stage_names(*, project: str, prefix: str, stage: str, unique_suffix: bool) -> StageNames:
     """Names for a stage. ``unique_suffix`` appends a stable suffix to globally unique names."""
-    if not PREFIX_PATTERN.match(prefix):
+    if not PREFIX_PATTERN.fullmatch(prefix):
         raise ValueError(f"prefix {prefix!r} must match {PREFIX_PATTERN.pattern}")
-    if not STAGE_PATTERN.match(stage):
+    if not STAGE_PATTERN.fullmatch(stage):
         raise ValueError(f"stage {stage!r} must match {STAGE_PATTERN.pattern}")
     suffix = global_suffix(project, prefix, stage) if unique_suffix else ""
     dashed = f"-{suffix}" if suffix else ""
@@ -64,7 +69,8 @@ def stage_names(*, project: str, prefix: str, stage: str, unique_suffix: bool) -
         managed_resource_group=f"rg-{prefix}-{stage}-dbw-managed",
         key_vault=f"kv-{prefix}-{stage}{dashed}",
         data_factory=f"adf-{prefix}-{stage}{dashed}",
-        storage_account=f"st{prefix}{stage}{suffix}",
+        # No separator is allowed, so each part's length is written before it: st3dbp4dev1, st4dbpd3ev1.
+        storage_account=f"st{len(prefix)}{prefix}{len(stage)}{stage}{suffix}",
     )
 
 

@@ -2,58 +2,45 @@
 
 The token is replaced — the new one created before the old one is revoked — when an input it depends on
 changes or when it enters its rotation window (`rotate_before_days` before expiry). A refresh reads a token
-that was revoked, expired or deleted out of band as gone, so the next `pulumi up` mints a new one.
+that was revoked, expired or deleted out of band as gone, so the next `pulumi up` mints a new one. Read and
+delete go through the workspace admin's token management, so they do not depend on who runs `pulumi up`;
+the outputs record who created the token, for the message when someone who may not touch it tries.
 
 `DatabricksPatProvider` is pickled by reference (dill stores `dynamic_providers.databricks_pat.
 DatabricksPatProvider` and the instance's small `http_policy` dict), so the engine's provider process must be
-able to import this package: it runs from the project directory. The REST/Entra ID client lives in
-`dynamic_providers.token_api` and is imported inside the provider methods, as are requests and azure-identity.
+able to import this package and `clients`: it runs from the project directory. The databricks-sdk client
+(`dynamic_providers.token_api`) is imported inside the provider methods, so a preview loads none of it.
 """
 
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import pulumi
 import pulumi.dynamic
-from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, UpdateResult
-from pulumi.runtime.rpc import UNKNOWN, unwrap_rpc_secret
+from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, UpdateResult
+from pulumi.runtime.rpc import unwrap_rpc_secret
 
-DEFAULT_CREDENTIAL = "environment"
-DEFAULT_LIFETIME_DAYS = 90
-DEFAULT_ROTATE_BEFORE_DAYS = 14
-MAX_LIFETIME_DAYS = 730
-DEFAULT_AUTHORITY_HOST = "login.microsoftonline.com"
-FALLBACK_COMMENT = "pulumi DatabricksPat"
-
-# A change to any of these needs a new token (the old one keeps working until the new one exists).
-REPLACE_ON_CHANGE = (
-    "workspace_url",
-    "workspace_resource_id",
-    "tenant_id",
-    "client_id",
-    "credential",
-    "azure_authority_host",
-    "lifetime_days",
+from dynamic_providers.pat_inputs import (
+    DEFAULT_AUTHORITY_HOST,
+    DEFAULT_CREDENTIAL,
+    DEFAULT_LIFETIME_DAYS,
+    DEFAULT_ROTATE_BEFORE_DAYS,
+    FALLBACK_COMMENT,
+    INPUT_KEYS,
+    MAX_LIFETIME_DAYS,
+    OUTPUT_KEYS,
+    REPLACE_ON_CHANGE,
+    UPDATE_IN_PLACE,
+    as_int,
+    checked_inputs,
+    is_unknown,
 )
-# Bookkeeping only: Databricks cannot edit a token, and the rotation window is evaluated at diff time.
-UPDATE_IN_PLACE = ("comment", "rotate_before_days")
-INPUT_KEYS = REPLACE_ON_CHANGE + UPDATE_IN_PLACE
-OUTPUT_KEYS = ("token_id", "token_value", "expiry_time", "creation_time")
-
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]*$")
-_HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$")
-_WORKSPACE_RESOURCE_ID = re.compile(
-    r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Databricks/workspaces/[^/]+$",
-    re.IGNORECASE,
-)
+from dynamic_providers.token_model import HttpPolicy, Owner, PatError, Workspace, iso8601, parse_iso8601
 
 
 class _RedactedStr(str):
@@ -65,186 +52,13 @@ class _RedactedStr(str):
         return "'[secret]'"
 
 
-def _is_unknown(value: Any) -> bool:
-    return isinstance(value, str) and value == UNKNOWN
-
-
-def _as_int(value: Any) -> int | None:
-    """Whole numbers only; protobuf carries numbers as floats, so 90.0 is 90."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return None
-
-
-def _https_origin(url: Any) -> str | None:
-    """`https://host[:port]` of a workspace URL, or None when it is not one."""
-    if not isinstance(url, str):
-        return None
-    try:
-        parts = urlsplit(url.strip())
-        parts.port  # noqa: B018 - raises ValueError for a bad port
-    except ValueError:
-        return None
-    if parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment:
-        return None
-    if parts.path not in ("", "/") or parts.username or parts.password:
-        return None
-    return f"https://{parts.netloc.lower()}"
-
-
-def _authority_host(value: Any) -> str | None:
-    """A bare host (`login.microsoftonline.us`) or an https origin (`https://127.0.0.1:8443`), else None."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    value = value.strip().rstrip("/")
-    if "://" in value:
-        return _https_origin(value)
-    return value.lower() if _HOSTNAME.match(value) else None
-
-
-def _checked(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[CheckFailure]]:
-    """Inputs with defaults applied and normalised, and one failure per unusable property."""
-    from dynamic_providers.token_api import CREDENTIAL_KINDS
-
-    inputs = {
-        key: unwrap_rpc_secret(value)
-        for key, value in news.items()
-        if not key.startswith("__") and key not in OUTPUT_KEYS and value is not None
-    }
-    inputs.setdefault("credential", DEFAULT_CREDENTIAL)
-    inputs.setdefault("lifetime_days", DEFAULT_LIFETIME_DAYS)
-    inputs.setdefault("rotate_before_days", DEFAULT_ROTATE_BEFORE_DAYS)
-    inputs.setdefault("azure_authority_host", DEFAULT_AUTHORITY_HOST)
-    inputs.setdefault("comment", FALLBACK_COMMENT)
-    failures: list[CheckFailure] = []
-
-    def known(key: str) -> bool:
-        return key in inputs and not _is_unknown(inputs[key])
-
-    if "workspace_url" not in inputs:
-        failures.append(
-            CheckFailure("workspace_url", "workspace_url is required (https://adb-….azuredatabricks.net)")
-        )
-    elif known("workspace_url"):
-        origin = _https_origin(inputs["workspace_url"])
-        if origin is None:
-            failures.append(
-                CheckFailure(
-                    "workspace_url",
-                    "workspace_url must be an https URL of a workspace such as "
-                    f"https://adb-….azuredatabricks.net, got {inputs['workspace_url']!r}",
-                )
-            )
-        else:
-            inputs["workspace_url"] = origin
-
-    if known("workspace_resource_id"):
-        resource_id = inputs["workspace_resource_id"]
-        if not isinstance(resource_id, str) or not _WORKSPACE_RESOURCE_ID.match(resource_id):
-            failures.append(
-                CheckFailure(
-                    "workspace_resource_id",
-                    "workspace_resource_id must be the workspace's ARM id, /subscriptions/…/resourceGroups/…"
-                    f"/providers/Microsoft.Databricks/workspaces/…, got {resource_id!r}",
-                )
-            )
-
-    if "tenant_id" not in inputs:
-        failures.append(
-            CheckFailure("tenant_id", "tenant_id (the service principal's Entra ID tenant) is required")
-        )
-    elif known("tenant_id") and not (
-        isinstance(inputs["tenant_id"], str) and _TENANT.match(inputs["tenant_id"])
-    ):
-        failures.append(
-            CheckFailure(
-                "tenant_id", f"tenant_id must be a tenant GUID or domain, got {inputs['tenant_id']!r}"
-            )
-        )
-
-    if "client_id" not in inputs:
-        failures.append(
-            CheckFailure("client_id", "client_id (the service principal's application id) is required")
-        )
-    elif known("client_id") and not (
-        isinstance(inputs["client_id"], str) and _GUID.match(inputs["client_id"])
-    ):
-        failures.append(CheckFailure("client_id", f"client_id must be a GUID, got {inputs['client_id']!r}"))
-
-    if known("credential") and inputs["credential"] not in CREDENTIAL_KINDS:
-        failures.append(
-            CheckFailure(
-                "credential",
-                f"credential must be one of {', '.join(CREDENTIAL_KINDS)}, got {inputs['credential']!r}",
-            )
-        )
-
-    if known("azure_authority_host"):
-        host = _authority_host(inputs["azure_authority_host"])
-        if host is None:
-            failures.append(
-                CheckFailure(
-                    "azure_authority_host",
-                    "azure_authority_host must be a host such as login.microsoftonline.us or an https URL, "
-                    f"got {inputs['azure_authority_host']!r}",
-                )
-            )
-        else:
-            inputs["azure_authority_host"] = host
-
-    lifetime = None
-    if known("lifetime_days"):
-        lifetime = _as_int(inputs["lifetime_days"])
-        if lifetime is None or not 1 <= lifetime <= MAX_LIFETIME_DAYS:
-            failures.append(
-                CheckFailure(
-                    "lifetime_days",
-                    f"lifetime_days must be a whole number from 1 to {MAX_LIFETIME_DAYS} "
-                    f"(a token must expire), got {inputs['lifetime_days']!r}",
-                )
-            )
-            lifetime = None
-        else:
-            inputs["lifetime_days"] = lifetime
-
-    if known("rotate_before_days"):
-        rotate = _as_int(inputs["rotate_before_days"])
-        if rotate is None or rotate < 0:
-            failures.append(
-                CheckFailure(
-                    "rotate_before_days",
-                    "rotate_before_days must be a whole number of days, 0 or more, "
-                    f"got {inputs['rotate_before_days']!r}",
-                )
-            )
-        elif lifetime is not None and rotate >= lifetime:
-            failures.append(
-                CheckFailure(
-                    "rotate_before_days",
-                    f"rotate_before_days ({rotate}) must be less than lifetime_days ({lifetime}), or every "
-                    "deployment would rotate the token",
-                )
-            )
-        else:
-            inputs["rotate_before_days"] = rotate
-
-    if known("comment") and not isinstance(inputs["comment"], str):
-        failures.append(CheckFailure("comment", f"comment must be a string, got {inputs['comment']!r}"))
-
-    return inputs, failures
-
-
 def _inputs(props: Mapping[str, Any]) -> dict[str, Any]:
     return {key: unwrap_rpc_secret(props[key]) for key in INPUT_KEYS if props.get(key) is not None}
 
 
 def _changed(old: Any, new: Any) -> bool:
     old, new = unwrap_rpc_secret(old), unwrap_rpc_secret(new)
-    if _is_unknown(new):
+    if is_unknown(new):
         return True
     if isinstance(old, int | float) and isinstance(new, int | float):
         return float(old) != float(new)
@@ -253,65 +67,53 @@ def _changed(old: Any, new: Any) -> bool:
 
 def _rotation_due(olds: Mapping[str, Any], news: Mapping[str, Any], now: datetime) -> bool:
     """Inside the rotation window, or no usable expiry in state (then a fresh token is the safe answer)."""
-    from dynamic_providers.token_api import parse_iso8601
-
     try:
         expiry = parse_iso8601(unwrap_rpc_secret(olds["expiry_time"]))
     except (KeyError, TypeError, ValueError):
         return True
-    rotate = _as_int(news.get("rotate_before_days"))
+    rotate = as_int(news.get("rotate_before_days"))
     if rotate is None:
-        rotate = _as_int(olds.get("rotate_before_days"))
+        rotate = as_int(olds.get("rotate_before_days"))
     if rotate is None:
         rotate = DEFAULT_ROTATE_BEFORE_DAYS
     return now >= expiry - timedelta(days=rotate)
 
 
 def _required(inputs: Mapping[str, Any], key: str) -> Any:
-    from dynamic_providers.token_api import PatError
-
     if inputs.get(key) is None:
         raise PatError(f"DatabricksPat input {key!r} is missing")
     return inputs[key]
 
 
-def _client(inputs: Mapping[str, Any], http_policy: Mapping[str, float]) -> Any:
-    from dynamic_providers.token_api import (
-        HttpPolicy,
-        PatError,
-        TokenApiClient,
-        entra_tokens,
-        management_scope_for,
-    )
+def _session(inputs: Mapping[str, Any], http_policy: Mapping[str, float], *, as_whoever_runs: bool = False) -> Any:
+    """A token_api.token_session for one operation on the inputs' workspace, as the inputs' identity (or, for
+    read and delete, whoever runs Pulumi now when that identity cannot authenticate here)."""
+    from dynamic_providers.token_api import token_session  # databricks-sdk and azure-identity: only when used
 
-    policy = HttpPolicy(**http_policy)
-    authority_host = inputs.get("azure_authority_host") or DEFAULT_AUTHORITY_HOST
-    workspace_url = _required(inputs, "workspace_url")
-    tokens = entra_tokens(
-        inputs.get("credential") or DEFAULT_CREDENTIAL,
+    workspace = Workspace(
+        url=_required(inputs, "workspace_url"),
         tenant_id=_required(inputs, "tenant_id"),
         client_id=_required(inputs, "client_id"),
-        authority_host=authority_host,
-        connect_timeout=policy.connect_timeout,
-        read_timeout=policy.read_timeout,
+        credential=inputs.get("credential") or DEFAULT_CREDENTIAL,
+        resource_id=inputs.get("workspace_resource_id"),
+        authority_host=inputs.get("azure_authority_host") or DEFAULT_AUTHORITY_HOST,
     )
-    try:
-        return TokenApiClient(
-            workspace_url,
-            tokens,
-            workspace_resource_id=inputs.get("workspace_resource_id"),
-            management_scope=management_scope_for(authority_host),
-            policy=policy,
-        )
-    except ValueError as error:
-        tokens.close()
-        raise PatError(str(error)) from None
+    return token_session(workspace, HttpPolicy.from_mapping(http_policy), as_whoever_runs=as_whoever_runs)
+
+
+def _owner(props: Mapping[str, Any]) -> Owner:
+    """Who created the token in state, as create recorded it (older state has no record but the client id)."""
+    def text(key: str) -> str | None:
+        value = unwrap_rpc_secret(props.get(key))
+        return str(value) if isinstance(value, str | int) and not isinstance(value, bool) and value != "" else None
+
+    return Owner(username=text("created_by_username"), user_id=text("created_by_id"), client_id=text("client_id"))
 
 
 def _token_times(info: Any) -> dict[str, str]:
-    from dynamic_providers.token_api import iso8601
-
-    return {"creation_time": iso8601(info.creation_time), "expiry_time": iso8601(info.expiry_time)}
+    """The times Databricks reported, in output form (a time it did not report keeps state's value)."""
+    times = {"creation_time": info.creation_time, "expiry_time": info.expiry_time}
+    return {key: iso8601(moment) for key, moment in times.items() if moment is not None}
 
 
 _Method = TypeVar("_Method", bound=Callable[..., Any])
@@ -323,13 +125,12 @@ def _unchained(operation: str) -> Callable[[_Method], _Method]:
     def decorate(method: _Method) -> _Method:
         @functools.wraps(method)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            from dynamic_providers.token_api import PatError
-
             try:
                 return method(*args, **kwargs)
             except PatError as error:
                 raise error from None
             except Exception as error:  # noqa: BLE001 - anything else is re-raised without its chain
+                # PatError redacts its text.
                 raise PatError(f"DatabricksPat {operation} failed: {type(error).__name__}: {error}") from None
 
         return wrapper  # type: ignore[return-value]
@@ -338,10 +139,11 @@ def _unchained(operation: str) -> Callable[[_Method], _Method]:
 
 
 class DatabricksPatProvider(pulumi.dynamic.ResourceProvider):
-    """CRUD for `DatabricksPat`; stateless apart from `http_policy` (HttpPolicy fields, for tests).
+    """CRUD for `DatabricksPat`; stateless apart from `http_policy` (token_api.HttpPolicy fields, for tests).
 
-    create, read and delete each make one Token API client operation, which with all its HTTP calls (Entra ID
-    included) ends within `HttpPolicy.time_budget` (110 s by default): a failure surfaces in about two minutes.
+    create, read and delete are each one token_api session, which with all its calls (Entra ID included),
+    retries and pauses ends within `HttpPolicy.time_budget` (110 s by default): a failure surfaces in about
+    two minutes.
     """
 
     def __init__(self, http_policy: Mapping[str, float] | None = None):
@@ -350,7 +152,7 @@ class DatabricksPatProvider(pulumi.dynamic.ResourceProvider):
 
     @_unchained("check")
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        inputs, failures = _checked(news)
+        inputs, failures = checked_inputs(news)
         return CheckResult(inputs, failures)
 
     @_unchained("diff")
@@ -367,13 +169,11 @@ class DatabricksPatProvider(pulumi.dynamic.ResourceProvider):
     @_unchained("create")
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = _inputs(props)
-        lifetime_days = _as_int(inputs.get("lifetime_days", DEFAULT_LIFETIME_DAYS))
+        lifetime_days = as_int(inputs.get("lifetime_days", DEFAULT_LIFETIME_DAYS))
         if lifetime_days is None or not 1 <= lifetime_days <= MAX_LIFETIME_DAYS:
-            from dynamic_providers.token_api import PatError
-
             raise PatError(f"DatabricksPat lifetime_days must be 1..{MAX_LIFETIME_DAYS}")
-        with _client(inputs, self.http_policy) as client:
-            created = client.create_token(
+        with _session(inputs, self.http_policy) as session:
+            created = session.create(
                 lifetime_seconds=lifetime_days * 86400, comment=inputs.get("comment", FALLBACK_COMMENT)
             )
         outs = {
@@ -381,15 +181,20 @@ class DatabricksPatProvider(pulumi.dynamic.ResourceProvider):
             "token_id": created.info.token_id,
             "token_value": _RedactedStr(created.token_value),
             **_token_times(created.info),
+            "token_comment": created.comment,
         }
+        if created.owner.username:
+            outs["created_by_username"] = created.owner.username
+        if created.owner.user_id:
+            outs["created_by_id"] = created.owner.user_id
         return CreateResult(created.info.token_id, outs)
 
     @_unchained("read")
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         inputs = _inputs(props)
-        with _client(inputs, self.http_policy) as client:
-            info = client.find_token(id_)
-        if info is None or (info.expiry_time is not None and info.expiry_time <= datetime.now(UTC)):
+        with _session(inputs, self.http_policy, as_whoever_runs=True) as session:
+            info = session.read(id_, _owner(props))
+        if info is None:
             # A blank id tells the engine the resource is gone; `pulumi up` then creates a new token.
             return ReadResult("", {})
         outs = {key: unwrap_rpc_secret(value) for key, value in props.items() if not key.startswith("__")}
@@ -408,8 +213,8 @@ class DatabricksPatProvider(pulumi.dynamic.ResourceProvider):
 
     @_unchained("delete")
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        with _client(_inputs(props), self.http_policy) as client:
-            client.delete_token(id_)
+        with _session(_inputs(props), self.http_policy, as_whoever_runs=True) as session:
+            session.revoke(id_, _owner(props))
 
 
 @dataclass
@@ -447,6 +252,12 @@ class DatabricksPat(pulumi.dynamic.Resource, module="databricks-platform", name=
     """When the token expires, ISO 8601 UTC (e.g. 2027-02-19T05:00:00Z)."""
     creation_time: pulumi.Output[str]
     """When the token was created, ISO 8601 UTC."""
+    token_comment: pulumi.Output[str]
+    """The token's comment in the workspace: `comment` and the nonce of the create that minted it."""
+    created_by_username: pulumi.Output[str]
+    """The Databricks user that created (and owns) the token; a service principal's is its application id."""
+    created_by_id: pulumi.Output[str]
+    """That user's Databricks id."""
 
     def __init__(self, name: str, args: DatabricksPatArgs, opts: pulumi.ResourceOptions | None = None):
         comment = args.comment

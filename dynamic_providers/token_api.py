@@ -1,823 +1,454 @@
-"""Client for the Azure Databricks Token API, authenticated with a service principal's Entra ID tokens.
+"""Databricks personal access tokens through databricks-sdk, as the deploying identity. No Pulumi here.
 
-No Pulumi here: the `DatabricksPat` provider drives it, and tests run it against loopback fakes.
+The `DatabricksPat` provider runs one `token_session` per operation (create, read or revoke); tests run it
+against loopback fakes with the real databricks-sdk and azure-identity.
 
-Secrets (client secret, Entra ID tokens, PAT values) never appear in an exception, a log line or a repr:
-they live in private attributes, are scrubbed from any text this module raises, and exceptions leave this
-module without a chained cause (``raise ... from None``) because third-party exception text is not ours to
-vouch for.
-
-HTTP policy (`HttpPolicy`): every call has a (connect, read) timeout and bounded retries with exponential
-backoff on 429, 502, 503, 504 and connection failures, honouring Retry-After up to a cap. One time budget
-covers a whole operation (create, list/find, delete) and every HTTP call it makes, Entra ID's included: no
-call, attempt or retry starts after the operation's deadline, each attempt's timeouts are cut to the time
-left, and no retry pause sleeps past it. So a permanent failure surfaces within the budget (110 s by
-default) with the status, Databricks' `error_code` and message. `token/list` and `token/delete` are
-idempotent and retried on everything above, read timeouts included. `token/create` is retried only when the
-request was certainly refused (429, 503, connection never established); after a read timeout or a
-500/502/504 the token may exist, so it is not retried (that could mint two) and the client instead looks for
-the token that call created and revokes it, in a slice of the budget kept for that (`cleanup_reserve`).
+- **Create** mints with the caller's Token API under a comment unique to that create (the resource's
+  comment and a nonce). databricks-sdk retries a 429 or 503 itself, and a token/create that failed may
+  still have minted, so when more than one attempt went out, or the create failed, the caller's tokens
+  with that comment are swept: all revoked but the one returned (all of them on failure). If the sweep
+  cannot finish, the error says a token may still exist and names the comment to look for. Nothing
+  depends on the server's clock or its Date header.
+- **Read and revoke** use the workspace admin's token management API, so they work whoever runs
+  `pulumi up`: the deploying principal is a workspace admin (admitted as one through the management-token
+  headers). A caller refused token management may still read or revoke its own token (Token API); anyone
+  else's is refused with a message naming the owner. A live token is never reported gone.
+- **One deadline** (clients.deadline) covers the whole operation: every Entra ID and Databricks call,
+  every retry and every pause, the create's sweep included (the create itself gets the budget minus
+  ``cleanup_reserve``).
+- **No secret in any text**: every message goes through clients.redaction, and errors leave without a
+  chained cause (third-party exception text is not ours to vouch for).
 """
 
 from __future__ import annotations
 
-import logging
-import os
-import time
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
-from typing import Any
-from urllib.parse import urlsplit
+import math
+import secrets
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 import requests
-from azure.core.pipeline.transport import RequestsTransport
-from requests.adapters import HTTPAdapter
-from urllib3.exceptions import (
-    ConnectTimeoutError,
-    InvalidHeader,
-    MaxRetryError,
-    NewConnectionError,
-    ProtocolError,
-    ReadTimeoutError,
-    ResponseError,
+from databricks.sdk.errors import DatabricksError
+from databricks.sdk.errors.platform import STATUS_CODE_MAPPING
+
+from clients.databricks import DeadlineClock, RedirectRefused, last_status, workspace_client
+from clients.deadline import Deadline, OutOfTime, current_deadline
+from clients.identity import DATABRICKS_SCOPE, EntraTokens, identities_at_hand, management_scope_for
+from clients.identity import CredentialError as IdentityError
+from clients.redaction import REDACTOR, install_log_redaction, one_line
+from dynamic_providers.token_model import (
+    CreatedToken,
+    CredentialError,
+    HttpPolicy,
+    NotAllowed,
+    Owner,
+    PatError,
+    TokenApiError,
+    TokenInfo,
+    Workspace,
 )
-from urllib3.util.retry import Retry
-from urllib3.util.timeout import Timeout
 
-log = logging.getLogger(__name__)
-
-DATABRICKS_SCOPE = "2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default"
-"""Entra ID scope of the Azure Databricks resource (its application id is fixed across tenants)."""
-PUBLIC_CLOUD_AUTHORITY = "login.microsoftonline.com"
-# The management (ARM) audience whose token admits a workspace Contributor, per cloud.
-MANAGEMENT_SCOPES = {
-    "login.microsoftonline.com": "https://management.core.windows.net/.default",
-    "login.microsoftonline.us": "https://management.core.usgovcloudapi.net/.default",
-    "login.chinacloudapi.cn": "https://management.core.chinacloudapi.cn/.default",
-}
-CREDENTIAL_KINDS = ("environment", "managed_identity", "azure_cli")
-
-RESOURCE_ID_HEADER = "X-Databricks-Azure-Workspace-Resource-Id"
-MANAGEMENT_TOKEN_HEADER = "X-Databricks-Azure-SP-Management-Token"
-CREATE_PATH = "/api/2.0/token/create"
-LIST_PATH = "/api/2.0/token/list"
-DELETE_PATH = "/api/2.0/token/delete"
-
-# Seconds an access token must still be valid for to be reused.
-_TOKEN_REUSE_MARGIN = 300
-# Clock slack when matching a token's server-side creation time to the call that created it.
-_CREATION_SLACK = timedelta(seconds=1)
+_T = TypeVar("_T")
+_STATUS_OF = {error_class: status for status, error_class in STATUS_CODE_MAPPING.items()}
+GONE = "RESOURCE_DOES_NOT_EXIST"
+_ADMISSION_ADVICE = (
+    " — check that the service principal is a user of the workspace, or set workspace_resource_id so that a "
+    "Contributor on the workspace is admitted with its management token"
+)
 
 
-class PatError(Exception):
-    """A failure of the PAT provider; its text is safe to show: it never holds a secret."""
-
-
-class CredentialError(PatError):
-    """No Entra ID token could be obtained: the credential is not configured, Entra ID refused it, or it did
-    not answer within the operation's time budget."""
-
-
-class TokenApiError(PatError):
-    """The Databricks Token API refused or failed a call."""
-
-    def __init__(self, message: str, *, status: int | None = None, error_code: str | None = None):
-        super().__init__(message)
-        self.status = status
-        self.error_code = error_code
-
-
-# -- time -------------------------------------------------------------------------------------------
-
-
-_OUT_OF_TIME = "the operation's time budget ran out"
-# Shortest timeout an attempt is given, so a deadline reached mid-flight fails fast rather than oddly.
-_MIN_TIMEOUT = 0.01
-
-
-def _time_left(deadline: float) -> float:
-    """Seconds until a `time.monotonic()` deadline (negative once it has passed)."""
-    return deadline - time.monotonic()
-
-
-def iso8601(moment: datetime) -> str:
-    """`2027-02-19T05:00:00Z`: UTC, second precision, the form outputs use."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_iso8601(text: str) -> datetime:
-    """Inverse of `iso8601` (any ISO 8601 with an offset is accepted); raises ValueError."""
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        raise ValueError(f"{text!r} has no UTC offset")
-    return moment.astimezone(UTC)
-
-
-def _from_epoch_ms(value: Any) -> datetime:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{value!r} is not epoch milliseconds")
+def _epoch_ms(value: Any) -> datetime | None:
+    """A positive epoch-milliseconds time, or None for anything else (-1 "never", a string, a bool)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1e15:
+        return None
     return datetime.fromtimestamp(value / 1000, UTC)
 
 
-@dataclass(frozen=True)
-class TokenInfo:
-    """A token as Databricks lists it (never its value)."""
-
-    token_id: str
-    creation_time: datetime
-    expiry_time: datetime | None
-    """None for a token that never expires (Databricks reports -1)."""
-    comment: str
-
-    @classmethod
-    def from_api(cls, info: Any) -> TokenInfo:
-        """Parse a `token_info` object; raises ValueError naming the first unusable field."""
-        if not isinstance(info, Mapping):
-            raise ValueError("token_info is not an object")
-        token_id = info.get("token_id")
-        if not isinstance(token_id, str) or not token_id:
-            raise ValueError("token_info.token_id is missing")
-        try:
-            creation_time = _from_epoch_ms(info.get("creation_time"))
-        except ValueError:
-            raise ValueError("token_info.creation_time is missing or not epoch milliseconds") from None
-        raw_expiry = info.get("expiry_time")
-        try:
-            expiry_time = None if raw_expiry == -1 else _from_epoch_ms(raw_expiry)
-        except ValueError:
-            raise ValueError("token_info.expiry_time is missing or not epoch milliseconds") from None
-        comment = info.get("comment")
-        return cls(token_id, creation_time, expiry_time, comment if isinstance(comment, str) else "")
+def _status_of(error: DatabricksError) -> int | None:
+    """The HTTP status of the reply the error came from (databricks-sdk keeps only a class per status)."""
+    status = last_status()
+    if status is not None and status >= 400:
+        return status
+    return next((_STATUS_OF[cls] for cls in type(error).__mro__ if cls in _STATUS_OF), None)
 
 
 @dataclass(frozen=True)
-class CreatedToken:
-    """A freshly minted PAT; `token_value` is left out of the repr."""
-
-    info: TokenInfo
-    token_value: str = field(repr=False)
-
-
-# -- secrets and Entra ID ---------------------------------------------------------------------------
-
-
-class _Redactor:
-    """Replaces known secret values in text that is about to leave this module."""
-
-    def __init__(self, values: Iterable[str | None] = ()):
-        self._values: set[str] = set()
-        for value in values:
-            self.add(value)
-
-    def add(self, value: str | None) -> None:
-        # Very short values would redact ordinary words; real secrets and tokens are long.
-        if value and len(value) >= 8:
-            self._values.add(value)
-
-    def __call__(self, text: str) -> str:
-        for value in sorted(self._values, key=len, reverse=True):
-            text = text.replace(value, "[redacted]")
-        return text
-
-    def __repr__(self) -> str:
-        return f"_Redactor({len(self._values)} values)"
-
-
-def _one_line(text: str, limit: int = 400) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-class EntraTokens:
-    """Entra ID access tokens for one principal, reused per scope until shortly before they expire."""
-
-    def __init__(
-        self,
-        credential: Any,
-        *,
-        description: str,
-        secrets: Iterable[str | None] = (),
-        transport: _DeadlineTransport | None = None,
-    ):
-        self._credential = credential
-        self.description = description
-        """How the principal authenticates, for error messages ("client secret from AZURE_CLIENT_SECRET")."""
-        self.redact = _Redactor(secrets)
-        self._transport = transport
-        """The credential's HTTP transport, told each call's deadline (None: the credential runs no HTTP)."""
-        self._cache: dict[str, tuple[str, float]] = {}
-
-    def __repr__(self) -> str:
-        return f"EntraTokens({self.description})"
-
-    def token(self, scope: str, deadline: float | None = None) -> str:
-        """An access token for `scope`; a request to Entra ID neither starts nor runs past `deadline`."""
-        cached = self._cache.get(scope)
-        if cached is not None and cached[1] - _TOKEN_REUSE_MARGIN > time.time():
-            return cached[0]
-        if deadline is not None and _time_left(deadline) <= 0:
-            raise CredentialError(
-                f"no Entra ID token for {scope} was requested ({self.description}): {_OUT_OF_TIME}"
-            )
-        if self._transport is not None:
-            self._transport.deadline = deadline
-        try:
-            access = self._credential.get_token(scope)
-        except Exception as error:  # noqa: BLE001 - azure-identity raises several types; all mean "no token"
-            reason = _one_line(self.redact(str(error)))
-            raise CredentialError(
-                f"could not get an Entra ID token for {scope} ({self.description}): {reason}"
-            ) from None
-        self.redact.add(access.token)
-        self._cache[scope] = (access.token, float(access.expires_on))
-        return access.token
-
-    def close(self) -> None:
-        close = getattr(self._credential, "close", None)
-        if close is not None:
-            close()
-
-
-def _authority_hostname(authority_host: str) -> str:
-    parts = urlsplit(authority_host if "://" in authority_host else f"https://{authority_host}")
-    return (parts.hostname or "").lower()
-
-
-def known_authority_hosts() -> frozenset[str]:
-    """Azure's well-known Entra ID authority hosts (azure.identity.AzureAuthorityHosts)."""
-    from azure.identity import AzureAuthorityHosts
-
-    return frozenset(value for name, value in vars(AzureAuthorityHosts).items() if name.startswith("AZURE_"))
-
-
-def management_scope_for(authority_host: str | None) -> str:
-    """The ARM scope of the cloud an authority host belongs to (the public cloud when not a known one)."""
-    hostname = _authority_hostname(authority_host or PUBLIC_CLOUD_AUTHORITY)
-    return MANAGEMENT_SCOPES.get(hostname, MANAGEMENT_SCOPES[PUBLIC_CLOUD_AUTHORITY])
-
-
-def entra_tokens(
-    credential_kind: str,
-    *,
-    tenant_id: str,
-    client_id: str,
-    authority_host: str | None = None,
-    environ: Mapping[str, str] | None = None,
-    connect_timeout: float = 10.0,
-    read_timeout: float = 30.0,
-) -> EntraTokens:
-    """Build the azure-identity credential for a `credential` kind (see CREDENTIAL_KINDS).
-
-    "environment": ClientSecretCredential from AZURE_CLIENT_SECRET, else CertificateCredential from
-    AZURE_CLIENT_CERTIFICATE_PATH (+ AZURE_CLIENT_CERTIFICATE_PASSWORD). "managed_identity": the managed
-    identity with `client_id`. "azure_cli": the Azure CLI login for `tenant_id` (e.g. an Azure DevOps AzureCLI
-    step with workload identity federation). An authority host that is not one of Azure's well-known ones
-    is used as given, with instance discovery off.
-    """
-    environ = os.environ if environ is None else environ
-    authority = authority_host or PUBLIC_CLOUD_AUTHORITY
-    transport = _DeadlineTransport(connection_timeout=connect_timeout, read_timeout=read_timeout)
-    common: dict[str, Any] = {
-        "authority": authority,
-        "disable_instance_discovery": _authority_hostname(authority) not in known_authority_hosts(),
-        "transport": transport,
-        # azure-core's retry policy: a few retries, all inside 45 s (and inside the operation's deadline,
-        # which the transport enforces), so Entra ID trouble surfaces quickly.
-        "retry_total": 3,
-        "timeout": 45,
-    }
-    try:
-        from azure.identity import (
-            AzureCliCredential,
-            CertificateCredential,
-            ClientSecretCredential,
-            ManagedIdentityCredential,
-        )
-
-        if credential_kind == "environment":
-            secret = environ.get("AZURE_CLIENT_SECRET")
-            certificate_path = environ.get("AZURE_CLIENT_CERTIFICATE_PATH")
-            if secret:
-                credential = ClientSecretCredential(tenant_id, client_id, secret, **common)
-                return EntraTokens(
-                    credential,
-                    description="client secret from AZURE_CLIENT_SECRET",
-                    secrets=[secret],
-                    transport=transport,
-                )
-            if certificate_path:
-                password = environ.get("AZURE_CLIENT_CERTIFICATE_PASSWORD") or None
-                credential = CertificateCredential(
-                    tenant_id, client_id, certificate_path=certificate_path, password=password, **common
-                )
-                return EntraTokens(
-                    credential,
-                    description="certificate from AZURE_CLIENT_CERTIFICATE_PATH",
-                    secrets=[password],
-                    transport=transport,
-                )
-            raise CredentialError(
-                "credential 'environment' needs AZURE_CLIENT_SECRET, or AZURE_CLIENT_CERTIFICATE_PATH (with "
-                "AZURE_CLIENT_CERTIFICATE_PASSWORD if its key is encrypted), in the environment of the "
-                "process that runs Pulumi"
-            )
-        if credential_kind == "managed_identity":
-            credential = ManagedIdentityCredential(client_id=client_id, transport=transport)
-            return EntraTokens(credential, description=f"managed identity {client_id}", transport=transport)
-        if credential_kind == "azure_cli":
-            # A subprocess, not HTTP: it starts only before the deadline and is bounded by read_timeout.
-            credential = AzureCliCredential(tenant_id=tenant_id, process_timeout=int(read_timeout) or 1)
-            return EntraTokens(credential, description=f"Azure CLI login for tenant {tenant_id}")
-    except CredentialError:
-        raise
-    except Exception as error:  # noqa: BLE001 - e.g. an unreadable certificate; never chain its text
-        redact = _Redactor(
-            [environ.get("AZURE_CLIENT_SECRET"), environ.get("AZURE_CLIENT_CERTIFICATE_PASSWORD")]
-        )
-        raise CredentialError(
-            f"could not set up credential {credential_kind!r}: {_one_line(redact(str(error)))}"
-        ) from None
-    raise CredentialError(f"unknown credential kind {credential_kind!r}; expected one of {CREDENTIAL_KINDS}")
-
-
-# -- HTTP policy ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class HttpPolicy:
-    """Timeouts, retries and the time budget of every operation; the defaults are for production."""
-
-    connect_timeout: float = 10.0
-    """Seconds to establish a connection (at most; less when the operation has less time left)."""
-    read_timeout: float = 30.0
-    """Seconds to wait for a reply once the request is sent (at most, likewise)."""
-    max_retries: int = 5
-    """Retries after the first attempt."""
-    backoff_factor: float = 1.0
-    """Pause before retry n is backoff_factor * 2**(n-1) seconds (the first retry is immediate)."""
-    backoff_max: float = 20.0
-    """Longest pause between attempts without Retry-After."""
-    retry_after_cap: float = 30.0
-    """Longest Retry-After honoured: a throttled call never stalls longer than this per attempt."""
-    time_budget: float = 110.0
-    """Seconds one operation (create, list/find or delete) may take, all its HTTP calls together, Entra ID's
-    included: nothing is sent and no attempt waits past this, so a failure surfaces in about two minutes."""
-    cleanup_reserve: float = 20.0
-    """Seconds at the end of a create's budget kept for revoking a token an ambiguous token/create may have
-    minted (at most half of time_budget)."""
-
-
-class _DeadlineTimeout(Timeout):
-    """urllib3 Timeout of one call that carries the operation's deadline: urllib3 clones the timeout for
-    every attempt, and each clone's connect and read timeouts are cut to the time left."""
-
-    def __init__(self, connect: float, read: float, deadline: float):
-        super().__init__(connect=connect, read=read)
-        self.deadline = deadline
-        self._limits = (connect, read)
-
-    def clone(self) -> Timeout:
-        left = max(_time_left(self.deadline), _MIN_TIMEOUT)
-        connect, read = self._limits
-        return Timeout(connect=min(connect, left), read=min(read, left))
-
-
-class _BoundedRetry(Retry):
-    """urllib3 Retry that caps Retry-After and gives up when the next attempt would start past a deadline."""
-
-    def __init__(
-        self,
-        *args: Any,
-        retry_after_cap: float = 30.0,
-        deadline: float | None = None,
-        **kwargs: Any,
-    ):
-        super().__init__(*args, **kwargs)
-        self.retry_after_cap = retry_after_cap
-        self.deadline = deadline
-
-    def new(self, **kw: Any) -> _BoundedRetry:
-        kw.setdefault("retry_after_cap", self.retry_after_cap)
-        kw.setdefault("deadline", self.deadline)
-        return super().new(**kw)
-
-    def get_retry_after(self, response: Any) -> float | None:
-        try:
-            seconds = super().get_retry_after(response)
-        except InvalidHeader:
-            return None  # an unparseable Retry-After falls back to exponential backoff
-        return None if seconds is None else min(seconds, self.retry_after_cap)
-
-    def increment(
-        self,
-        method: str | None = None,
-        url: str | None = None,
-        response: Any = None,
-        error: Exception | None = None,
-        _pool: Any = None,
-        _stacktrace: Any = None,
-    ) -> _BoundedRetry:
-        new_retry = super().increment(method, url, response, error, _pool, _stacktrace)
-        if self.deadline is not None:
-            pause = (new_retry.get_retry_after(response) if response is not None else None) or (
-                new_retry.get_backoff_time()
-            )
-            if pause >= _time_left(self.deadline):
-                reason = error or ResponseError(_OUT_OF_TIME)
-                raise MaxRetryError(_pool, url, reason) from None  # type: ignore[arg-type]
-        return new_retry
-
-
-class _BudgetedAdapter(HTTPAdapter):
-    """HTTPAdapter whose Retry stops at the deadline of each call's `_DeadlineTimeout` (one client = one
-    thread)."""
-
-    def __init__(self, retry: _BoundedRetry):
-        self._retry_template = retry
-        super().__init__(max_retries=retry)
-
-    def send(self, request: Any, *args: Any, **kwargs: Any) -> requests.Response:
-        deadline = getattr(kwargs.get("timeout"), "deadline", None)
-        self.max_retries = self._retry_template.new(deadline=deadline)
-        return super().send(request, *args, **kwargs)
-
-
-class _OutOfTime(Exception):
-    """Raised by `_DeadlineTransport` instead of starting an Entra ID request after the deadline. Not an
-    AzureError, so azure-core's retry policy lets it through at once."""
-
-
-class _DeadlineTransport(RequestsTransport):
-    """azure-core transport of the Entra ID credentials that keeps them inside the operation's deadline
-    (`EntraTokens` sets it before each token request): no attempt starts after it, each attempt's timeouts
-    are cut to the time left, and retry pauses (backoff or Retry-After) never sleep past it."""
-
-    deadline: float | None = None
-
-    def send(self, request: Any, **kwargs: Any) -> Any:
-        if self.deadline is not None:
-            left = _time_left(self.deadline)
-            if left <= 0:
-                raise _OutOfTime(f"{_OUT_OF_TIME} before Entra ID answered")
-            config = self.connection_config
-            connect = kwargs.get("connection_timeout") or config.timeout
-            read = kwargs.get("read_timeout") or config.read_timeout
-            kwargs["connection_timeout"] = min(connect, max(left, _MIN_TIMEOUT))
-            kwargs["read_timeout"] = min(read, max(left, _MIN_TIMEOUT))
-        return super().send(request, **kwargs)
-
-    def sleep(self, duration: float) -> None:
-        if self.deadline is not None:
-            duration = min(duration, max(_time_left(self.deadline), 0.0))
-        super().sleep(duration)
-
-
-def _retry_policy(policy: HttpPolicy, *, idempotent: bool) -> _BoundedRetry:
-    return _BoundedRetry(
-        total=policy.max_retries,
-        connect=policy.max_retries,
-        # False: a read timeout after the request was sent is raised at once, never retried.
-        read=policy.max_retries if idempotent else False,
-        status=policy.max_retries,
-        other=0,
-        allowed_methods=frozenset({"GET", "POST"}),
-        # For token/create only statuses that mean "refused, nothing was done" are retried.
-        status_forcelist=frozenset({429, 502, 503, 504} if idempotent else {429, 503}),
-        backoff_factor=policy.backoff_factor,
-        backoff_max=policy.backoff_max,
-        raise_on_status=False,
-        respect_retry_after_header=True,
-        retry_after_cap=policy.retry_after_cap,
-    )
-
-
-def _attempts(response: requests.Response) -> int:
-    retries = getattr(response.raw, "retries", None)
-    return len(retries.history) + 1 if retries is not None else 1
-
-
-def _json_body(response: requests.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-class _AmbiguousCreate(Exception):
-    """token/create failed in a way that leaves open whether a token was minted."""
-
-
-# -- the client -------------------------------------------------------------------------------------
-
-
-class TokenApiClient:
-    """Databricks Token API of one workspace, as one service principal. Not thread-safe; close() it.
-
-    With `workspace_resource_id`, every call also carries the management-token headers, so a principal
-    that is Contributor on the workspace but not yet a workspace user is admitted on its first call.
-    """
-
-    def __init__(
-        self,
-        workspace_url: str,
-        tokens: EntraTokens,
-        *,
-        workspace_resource_id: str | None = None,
-        management_scope: str = MANAGEMENT_SCOPES[PUBLIC_CLOUD_AUTHORITY],
-        policy: HttpPolicy | None = None,
-    ):
-        parts = urlsplit(workspace_url)
-        if parts.scheme != "https" or not parts.hostname:
-            raise ValueError(f"workspace_url must be an https URL, got {workspace_url!r}")
-        self._base = f"https://{parts.netloc}"
-        self._host = parts.netloc
+class _Sweep:
+    complete: bool
+    """Every token with the comment is known to be revoked (but the one kept)."""
+    outcome: str
+
+
+class TokenSession:
+    """One operation's databricks-sdk client, as the deploying identity, inside the operation's deadline."""
+
+    def __init__(self, workspace: Workspace, policy: HttpPolicy, deadline: Deadline, tokens: EntraTokens):
+        self._workspace = workspace
+        self._policy = policy
+        self._deadline = deadline
         self._tokens = tokens
-        self._workspace_resource_id = workspace_resource_id
-        self._management_scope = management_scope
-        self._policy = policy or HttpPolicy()
-        self._session = requests.Session()
-        self._session.headers["User-Agent"] = (
-            f"databricks-platform-pat/1 {requests.utils.default_user_agent()}"
-        )
-        self._session.mount("https://", _BudgetedAdapter(_retry_policy(self._policy, idempotent=True)))
-        # The longest matching prefix wins, so token/create gets its own, stricter retry policy.
-        self._session.mount(
-            f"{self._base}{CREATE_PATH}", _BudgetedAdapter(_retry_policy(self._policy, idempotent=False))
-        )
+        self._clock = DeadlineClock(max_pause=policy.retry_after_cap)
+        self._attempts_sent = 0
+        """Databricks requests that went out (one authentication header built per request)."""
+
+        def counting_token(scope: str) -> str:
+            token = tokens(scope)
+            if scope == DATABRICKS_SCOPE:
+                self._attempts_sent += 1
+            return token
+
+        def build() -> Any:
+            return workspace_client(
+                workspace.url,
+                None,
+                workspace_resource_id=workspace.resource_id,
+                authority_host=workspace.authority_host,
+                token=counting_token,
+                clock=self._clock,
+                http_timeout_seconds=min(policy.request_timeout, policy.time_budget),
+                # The SDK's own retry limit stays behind the deadline, which DeadlineClock enforces.
+                retry_timeout_seconds=math.ceil(policy.time_budget) + 1,
+            )
+
+        # Entra ID first: a credential that cannot get its tokens fails before anything reaches the workspace.
+        scopes = [DATABRICKS_SCOPE]
+        if workspace.resource_id:
+            scopes.append(management_scope_for(workspace.authority_host))
+        for scope in scopes:
+            self._call("Entra ID", lambda scope=scope: tokens(scope))
+        # Building the client probes the workspace's discovery endpoint, retrying on its own clock.
+        self._client = self._call("client set-up", lambda: deadline.run(build, "the Databricks client set-up"))
 
     def __repr__(self) -> str:
-        return f"TokenApiClient({self._host})"
+        return f"TokenSession({self._workspace.host})"
 
-    def __enter__(self) -> TokenApiClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._session.close()
-        self._tokens.close()
-
-    # -- public operations ----------------------------------------------------------------------
-    def create_token(self, *, lifetime_seconds: int, comment: str) -> CreatedToken:
-        """Mint a PAT. If the reply is unusable, the token is revoked before the error is raised."""
-        if (
-            isinstance(lifetime_seconds, bool)
-            or not isinstance(lifetime_seconds, int)
-            or lifetime_seconds <= 0
-        ):
+    # -- create -----------------------------------------------------------------------------------
+    def create(self, *, lifetime_seconds: int, comment: str) -> CreatedToken:
+        """Mint a PAT; after it exactly one token with its comment is live, or the error says otherwise."""
+        if isinstance(lifetime_seconds, bool) or not isinstance(lifetime_seconds, int) or lifetime_seconds <= 0:
             # Databricks reads a missing or non-positive lifetime as "never expires".
             raise ValueError(f"lifetime_seconds must be a positive integer, got {lifetime_seconds!r}")
-        deadline = self._deadline()
-        # token/create gets the budget but its last slice, kept for revoking a token it may have minted.
-        reserve = min(self._policy.cleanup_reserve, self._policy.time_budget / 2)
-        sent_at = time.monotonic()
-        try:
-            response = self._send(
-                "POST",
-                CREATE_PATH,
-                "token/create",
-                {"lifetime_seconds": lifetime_seconds, "comment": comment},
-                deadline=deadline - reserve,
-                ambiguous_read=True,
-            )
-        except _AmbiguousCreate as failure:
-            outcome = self._revoke_unclaimed(comment, sent_at, deadline)
-            raise TokenApiError(f"{failure}; {outcome}") from None
-        if response.status_code >= 500 and response.status_code != 503:
-            outcome = self._revoke_unclaimed(comment, sent_at, deadline)
-            error = self._failure("token/create", response)
-            raise TokenApiError(
-                f"{error}; {outcome}", status=error.status, error_code=error.error_code
-            ) from None
-        if not response.ok:
-            raise self._failure("token/create", response) from None
-
-        payload = _json_body(response)
-        raw_info = payload.get("token_info") if isinstance(payload, dict) else None
-        token_id = raw_info.get("token_id") if isinstance(raw_info, dict) else None
-        if not isinstance(token_id, str) or not token_id:
-            shape = "is not JSON" if payload is None else "has no token_info.token_id"
-            outcome = self._revoke_unclaimed(comment, sent_at, deadline)
-            raise TokenApiError(
-                f"Databricks token/create on {self._host} answered HTTP {response.status_code} with a body "
-                f"that {shape}, so the new token's id is unknown from the reply; {outcome}"
-            ) from None
-        try:
-            info = TokenInfo.from_api(raw_info)
-            token_value = payload.get("token_value")
-            if not isinstance(token_value, str) or not token_value:
-                raise ValueError("token_value is missing")
-            if info.expiry_time is None or info.expiry_time <= info.creation_time:
-                raise ValueError("token_info.expiry_time says the token never expires")
-        except ValueError as problem:
-            outcome = self._revoke_after_failed_create(token_id, comment, deadline)
-            raise TokenApiError(
-                f"Databricks token/create on {self._host} answered with an unusable reply ({problem}); "
-                f"{outcome}"
-            ) from None
-        self._tokens.redact.add(token_value)
-        log.debug("created Databricks token %s on %s, expires %s", token_id, self._host, info.expiry_time)
-        return CreatedToken(info=info, token_value=token_value)
-
-    def list_tokens(self) -> list[TokenInfo]:
-        """The principal's live tokens."""
-        return self._list(self._deadline())[0]
-
-    def find_token(self, token_id: str) -> TokenInfo | None:
-        """The token if it is still live (not revoked, expired or deleted), else None."""
-        return next((info for info in self.list_tokens() if info.token_id == token_id), None)
-
-    def delete_token(self, token_id: str) -> bool:
-        """Revoke a token; False if it was already gone (which is not an error)."""
-        return self._delete(token_id, self._deadline())
-
-    # -- plumbing -------------------------------------------------------------------------------
-    def _deadline(self) -> float:
-        """When an operation starting now must be done: every call it makes shares this deadline."""
-        return time.monotonic() + self._policy.time_budget
-
-    def _out_of_time(self) -> str:
-        return f"{_OUT_OF_TIME} (time_budget {self._policy.time_budget:g}s)"
-
-    def _delete(self, token_id: str, deadline: float) -> bool:
-        response = self._send("POST", DELETE_PATH, "token/delete", {"token_id": token_id}, deadline=deadline)
-        if response.ok:
-            return True
-        error_code, _ = self._error_fields(response)
-        if response.status_code == 404 or (
-            response.status_code == 400
-            and error_code in ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST")
-        ):
-            log.debug("Databricks token %s on %s was already gone", token_id, self._host)
-            return False
-        raise self._failure("token/delete", response) from None
-
-    def _headers(self, deadline: float) -> dict[str, str]:
-        headers = {"Authorization": f"Bearer {self._tokens.token(DATABRICKS_SCOPE, deadline)}"}
-        if self._workspace_resource_id:
-            headers[RESOURCE_ID_HEADER] = self._workspace_resource_id
-            headers[MANAGEMENT_TOKEN_HEADER] = self._tokens.token(self._management_scope, deadline)
-        return headers
-
-    def _send(
-        self,
-        method: str,
-        path: str,
-        operation: str,
-        body: dict[str, Any] | None = None,
-        *,
-        deadline: float,
-        ambiguous_read: bool = False,
-    ) -> requests.Response:
-        headers = self._headers(deadline)
-        if _time_left(deadline) <= 0:
-            raise TokenApiError(
-                f"Databricks {operation} on {self._host} was not attempted: {self._out_of_time()}"
-            )
-        policy = self._policy
-        try:
-            response = self._session.request(
-                method,
-                f"{self._base}{path}",
-                json=body,
-                headers=headers,
-                timeout=_DeadlineTimeout(policy.connect_timeout, policy.read_timeout, deadline),
-                allow_redirects=False,
-            )
-        except requests.RequestException as error:
-            reason, sent = self._transport_reason(error, deadline)
-            message = f"Databricks {operation} on {self._host} failed: {reason}"
-            if ambiguous_read and sent:
-                raise _AmbiguousCreate(message) from None
-            raise TokenApiError(message) from None
-        if response.is_redirect:
-            # Token API calls never redirect; a wrong workspace URL can answer with a login page redirect.
-            location = _one_line(response.headers.get("Location", "?"), 200)
-            raise TokenApiError(
-                f"Databricks {operation} on {self._host} was redirected (HTTP {response.status_code}) to "
-                f"{location}; is workspace_url the workspace's URL?",
-                status=response.status_code,
-            ) from None
-        log.debug(
-            "%s %s on %s -> HTTP %s after %d attempt(s)",
-            method,
-            path,
-            self._host,
-            response.status_code,
-            _attempts(response),
-        )
-        return response
-
-    def _transport_reason(self, error: requests.RequestException, deadline: float) -> tuple[str, bool]:
-        """What went wrong, in words, and whether the request may have reached the server."""
-        cause: BaseException | None = error
-        for argument in error.args:
-            if isinstance(argument, MaxRetryError):
-                cause = argument.reason
-                break
-            if isinstance(argument, BaseException):
-                cause = argument
-                break
-        policy = self._policy
-        # A timeout that ended at the deadline was cut short by it, not by the timeout setting.
-        cut_short = _time_left(deadline) < _MIN_TIMEOUT
-        if isinstance(error, requests.exceptions.ReadTimeout) or isinstance(cause, ReadTimeoutError):
-            if cut_short:
-                return f"no reply before {self._out_of_time()}", True
-            return f"no reply within the {policy.read_timeout:g}s read timeout", True
-        if isinstance(error, requests.exceptions.SSLError):
-            return f"TLS error: {_one_line(self._tokens.redact(str(cause or error)), 300)}", False
-        if isinstance(cause, NewConnectionError):
-            detail = _one_line(str(cause).rpartition(": ")[2], 200)
-            return f"could not connect ({detail}; retries exhausted)", False
-        if isinstance(cause, ConnectTimeoutError) or isinstance(error, requests.exceptions.ConnectTimeout):
-            if cut_short:
-                return f"could not connect before {self._out_of_time()}", False
-            return f"could not connect within the {policy.connect_timeout:g}s connect timeout", False
-        if isinstance(cause, ProtocolError) or isinstance(error, requests.exceptions.ChunkedEncodingError):
-            return "the connection broke before the reply was complete", True
-        return f"{type(error).__name__}: {_one_line(self._tokens.redact(str(error)), 300)}", True
-
-    def _error_fields(self, response: requests.Response) -> tuple[str | None, str | None]:
-        payload = _json_body(response)
-        if isinstance(payload, dict):
-            error_code = payload.get("error_code")
-            message = payload.get("message")
-            return (
-                str(error_code) if error_code else None,
-                _one_line(self._tokens.redact(str(message))) if message else None,
-            )
-        text = _one_line(self._tokens.redact(response.text or ""), 200)
-        return None, text or None
-
-    def _failure(self, operation: str, response: requests.Response) -> TokenApiError:
-        error_code, message = self._error_fields(response)
-        text = f"Databricks {operation} on {self._host} failed: HTTP {response.status_code}"
-        if error_code:
-            text += f" {error_code}"
-        if message:
-            text += f": {message}"
-        attempts = _attempts(response)
-        if attempts > 1:
-            text += f" (gave up after {attempts} attempts)"
-        if response.status_code in (401, 403):
-            text += (
-                " — check that the service principal is a user of the workspace, or set "
-                "workspace_resource_id so that a Contributor on the workspace is admitted "
-                "with its management token"
-            )
-        return TokenApiError(text, status=response.status_code, error_code=error_code)
-
-    def _list(self, deadline: float) -> tuple[list[TokenInfo], requests.Response]:
-        response = self._send("GET", LIST_PATH, "token/list", deadline=deadline)
-        if not response.ok:
-            raise self._failure("token/list", response) from None
-        payload = _json_body(response)
-        raw_infos = payload.get("token_infos", []) if isinstance(payload, dict) else None
-        if not isinstance(raw_infos, list):
-            raise TokenApiError(f"Databricks token/list on {self._host} answered a body without token_infos")
-        infos = []
-        for raw in raw_infos:
+        nonce = secrets.token_hex(8)
+        token_comment = f"{comment} [{nonce}]"
+        sent_before = self._attempts_sent
+        created: CreatedToken | None = None
+        failure: PatError | None = None
+        reserve = min(self._policy.cleanup_reserve, self._deadline.budget / 2)
+        with self._deadline.sooner(reserve):
             try:
-                infos.append(TokenInfo.from_api(raw))
-            except ValueError:
-                continue  # one odd entry must not hide the others
-        return infos, response
+                reply = self._call(
+                    "token/create",
+                    lambda: self._client.tokens.create(lifetime_seconds=lifetime_seconds, comment=token_comment),
+                )
+                created = self._created(reply, token_comment)
+            except PatError as error:
+                failure = error
+        attempts = self._attempts_sent - sent_before
+        if created is not None and attempts == 1:
+            # One request, one token: nothing else can carry this create's comment.
+            return CreatedToken(created.info, token_comment, self._owner(), created.token_value)
+        if attempts == 0:
+            assert failure is not None
+            raise failure  # nothing reached Databricks, so nothing was minted
+        sweep = self._sweep(nonce, token_comment, keep=created.info.token_id if created else None)
+        if created is not None and sweep.complete:
+            return CreatedToken(created.info, token_comment, self._owner(), created.token_value)
+        if created is not None:
+            # The token in hand cannot be vouched for as the only one: give it up rather than keep a twin.
+            try:
+                self._revoke_own(created.info.token_id)
+                fate = "which has been revoked"
+            except PatError as error:
+                fate = f"which could not be revoked either ({error})"
+            raise TokenApiError(
+                f"Databricks token/create on {self._workspace.host} was sent {attempts} times and minted a "
+                f"token, {fate}, but {sweep.outcome}"
+            )
+        assert failure is not None
+        status = failure.status if isinstance(failure, TokenApiError) else None
+        error_code = failure.error_code if isinstance(failure, TokenApiError) else None
+        raise TokenApiError(f"{failure}; {sweep.outcome}", status=status, error_code=error_code)
 
-    def _revoke_after_failed_create(self, token_id: str, comment: str, deadline: float) -> str:
+    def _created(self, reply: Any, token_comment: str) -> CreatedToken:
+        token_value = getattr(reply, "token_value", None)
+        REDACTOR.add(token_value)
+        info = getattr(reply, "token_info", None)
+        token_id = getattr(info, "token_id", None)
+        creation_time = _epoch_ms(getattr(info, "creation_time", None))
+        expiry_time = _epoch_ms(getattr(info, "expiry_time", None))
+        problem = None
+        if not isinstance(token_id, str) or not token_id:
+            problem = "token_info.token_id is missing"
+        elif not isinstance(token_value, str) or not token_value:
+            problem = "token_value is missing"
+        elif creation_time is None or expiry_time is None or expiry_time <= creation_time:
+            problem = "token_info.expiry_time says the token never expires, or is not epoch milliseconds"
+        if problem is not None:
+            raise TokenApiError(
+                f"Databricks token/create on {self._workspace.host} answered with an unusable reply ({problem})"
+            )
+        return CreatedToken(TokenInfo(token_id, creation_time, expiry_time), token_comment, Owner(), token_value)
+
+    def _sweep(self, nonce: str, token_comment: str, *, keep: str | None) -> _Sweep:
+        """Revoke the caller's tokens carrying this create's nonce, but ``keep``."""
+        where = (
+            "look for that comment in the workspace's token list (User Settings > Developer > Access tokens, "
+            "or an admin's token management) and revoke the token"
+        )
         try:
-            self._delete(token_id, deadline)
+            listed = self._call("token/list", lambda: list(self._client.tokens.list()))
         except PatError as error:
-            return (
-                f"the new token {token_id} (comment {comment!r}) could NOT be revoked ({error}); "
-                "revoke it by hand in the workspace's token list"
-            )
-        return f"the new token {token_id} has been revoked"
+            return _Sweep(False, f"a token with comment {token_comment!r} may still exist ({error}); {where}")
+        found, unreadable = [], 0
+        for info in listed:
+            # Matched on the nonce, whatever type the comment came back as: an odd entry is never skipped.
+            if nonce not in str(getattr(info, "comment", "")):
+                continue
+            token_id = getattr(info, "token_id", None)
+            if isinstance(token_id, str) and token_id:
+                found.append(token_id)
+            else:
+                unreadable += 1
+        problems = [f"{unreadable} listed without a usable token_id"] if unreadable else []
+        revoked = 0
+        for token_id in found:
+            if token_id == keep:
+                continue
+            try:
+                revoked += self._revoke_own(token_id)
+            except PatError as error:
+                problems.append(str(error))
+        if problems:
+            outcome = f"a token with comment {token_comment!r} may still exist ({'; '.join(problems)}); {where}"
+            return _Sweep(False, outcome)
+        if revoked:
+            return _Sweep(True, f"the {revoked} token(s) it minted with comment {token_comment!r} were revoked")
+        return _Sweep(True, f"no token with comment {token_comment!r} exists, so none was left behind")
 
-    def _revoke_unclaimed(self, comment: str, sent_at: float, deadline: float) -> str:
-        """After an ambiguous create: find the token that call minted (by comment and server-side creation
-        time, measured against the list reply's Date header) and revoke it; say what happened."""
+    def _revoke_own(self, token_id: str) -> bool:
+        """Revoke one of the caller's own tokens (Token API); False if it was already gone."""
         try:
-            infos, response = self._list(deadline)
-            server_now = parsedate_to_datetime(response.headers["Date"])
-        except (PatError, KeyError, TypeError, ValueError) as error:
-            return (
-                f"a token with comment {comment!r} may have been created and could not be looked up "
-                f"({error}); revoke it in the workspace's token list if it is there"
+            self._call("token/delete", lambda: self._client.tokens.delete(token_id))
+        except TokenApiError as error:
+            # The Token API answers an unknown or revoked token with either of these; any other refusal
+            # leaves the token live as far as anyone can tell.
+            if error.error_code == GONE or (
+                error.error_code == "INVALID_PARAMETER_VALUE" and "does not exist" in error.reason
+            ):
+                return False
+            raise
+        return True
+
+    def _owner(self) -> Owner:
+        """The caller's Databricks identity, which owns what it just created (unknown if SCIM says nothing)."""
+        me = self._me()
+        return Owner(
+            username=me[0] if me else None, user_id=me[1] if me else None, client_id=self._workspace.client_id
+        )
+
+    def _me(self) -> tuple[str, str | None] | None:
+        try:
+            user = self._call("SCIM Me", lambda: self._client.current_user.me())
+        except PatError:
+            return None
+        user_name, user_id = getattr(user, "user_name", None), getattr(user, "id", None)
+        if not isinstance(user_name, str) or not user_name:
+            return None
+        return user_name, str(user_id) if isinstance(user_id, str | int) and not isinstance(user_id, bool) else None
+
+    # -- read and revoke -------------------------------------------------------------------------
+    def read(self, token_id: str, owner: Owner) -> TokenInfo | None:
+        """The token if it is live, None if it is gone (revoked, deleted or expired)."""
+        try:
+            reply = self._call("token management get", lambda: self._client.token_management.get(token_id))
+        except TokenApiError as error:
+            if error.error_code == GONE:
+                return None
+            if error.status == 403:
+                entry = self._own_token(token_id, owner, error, "read")
+                return None if entry is None else self._live(token_id, entry)
+            raise
+        info = getattr(reply, "token_info", None)
+        if info is None:
+            raise TokenApiError(
+                f"Databricks token management on {self._workspace.host} answered without token_info for token "
+                f"{token_id}; nothing was changed"
             )
-        elapsed = timedelta(seconds=time.monotonic() - sent_at)
-        earliest = server_now - elapsed - _CREATION_SLACK
-        candidates = [info for info in infos if info.comment == comment and info.creation_time >= earliest]
-        if not candidates:
-            return (
-                f"no token with comment {comment!r} was created by this call, so there is nothing to revoke"
+        listed_id = getattr(info, "token_id", None)
+        if isinstance(listed_id, str) and listed_id != token_id:
+            raise TokenApiError(
+                f"Databricks token management on {self._workspace.host} answered for token {listed_id} when "
+                f"asked for {token_id}; nothing was changed"
             )
-        if len(candidates) > 1:
-            return (
-                f"{len(candidates)} tokens with comment {comment!r} were created meanwhile, so none was "
-                "revoked automatically; revoke the one this call created in the workspace's token list"
+        return self._live(token_id, info)
+
+    def revoke(self, token_id: str, owner: Owner) -> bool:
+        """Revoke the token; False if it was already gone (which is not an error)."""
+        try:
+            self._call("token management delete", lambda: self._client.token_management.delete(token_id))
+        except TokenApiError as error:
+            if error.error_code == GONE:
+                return False
+            if error.status != 403:
+                raise
+            if self._own_token(token_id, owner, error, "revoke") is None:
+                return False
+            return self._revoke_own(token_id)
+        return True
+
+    def _live(self, token_id: str, info: Any) -> TokenInfo | None:
+        # An expiry that cannot be read keeps the token (and state's times): never "gone" on a guess.
+        expiry_time = _epoch_ms(getattr(info, "expiry_time", None))
+        if expiry_time is not None and expiry_time <= datetime.now(UTC):
+            return None
+        return TokenInfo(token_id, _epoch_ms(getattr(info, "creation_time", None)), expiry_time)
+
+    def _own_token(self, token_id: str, owner: Owner, refusal: TokenApiError, action: str) -> Any | None:
+        """After token management refused: the caller's own token as its Token API lists it, None if the caller
+        is its owner and it is gone; NotAllowed naming the owner when it is not the caller's."""
+        try:
+            listed = self._call("token/list", lambda: list(self._client.tokens.list()))
+        except PatError as error:
+            raise self._not_allowed(token_id, owner, refusal, action, None, str(error)) from None
+        unreadable = 0
+        for info in listed:
+            listed_id = getattr(info, "token_id", None)
+            if listed_id == token_id:
+                return info
+            unreadable += not isinstance(listed_id, str)
+        if unreadable:
+            # One of those may be this token: it cannot be called gone.
+            raise TokenApiError(
+                f"DatabricksPat cannot {action} token {token_id} on {self._workspace.host}: token management "
+                f"refused ({refusal.reason}) and {unreadable} of the caller's own tokens are listed without a usable "
+                "token_id, so whether this token is among them is unknown; nothing was changed"
             )
-        return self._revoke_after_failed_create(candidates[0].token_id, comment, deadline)
+        me = self._me()
+        if me is not None and owner.username is not None and me[0] == owner.username:
+            return None  # the caller's own token, and not among its live ones
+        raise self._not_allowed(token_id, owner, refusal, action, me[0] if me else None, None)
+
+    def _not_allowed(
+        self, token_id: str, owner: Owner, refusal: TokenApiError, action: str, caller: str | None, also: str | None
+    ) -> NotAllowed:
+        who = f"the identity running this ({self._tokens.description}"
+        who += f", Databricks user {caller})" if caller else ")"
+        text = (
+            f"DatabricksPat cannot {action} token {token_id} on {self._workspace.host}: {who} may not use the "
+            f"workspace's token management ({refusal.reason}), and the token is not one of its own. It belongs "
+            f"to {owner.describe()}."
+        )
+        if also:
+            text += f" Its own token list could not be read either ({also})."
+        text += (
+            " Nothing was changed. Run this as that identity, or as a workspace admin: with workspace_resource_id "
+            "set, a principal that is Contributor on the workspace is admitted as an admin."
+        )
+        return NotAllowed(text, status=refusal.status, error_code=refusal.error_code)
+
+    # -- calls and their errors -------------------------------------------------------------------
+    def _call(self, operation: str, call: Callable[[], _T]) -> _T:
+        """``call()``, its failure turned into a PatError that says what failed where and why."""
+        self._clock.pauses = 0
+        try:
+            return call()
+        except PatError:
+            raise
+        except IdentityError as error:
+            raise CredentialError(str(error)) from None
+        except Exception as error:  # noqa: BLE001 - every failure becomes a message; none is chained
+            reason, status, error_code = self._reason(error)
+            if operation == "client set-up" and isinstance(error, OutOfTime):
+                # The SDK's discovery probe retries on its own until the deadline; its failures stay inside it.
+                reason = (
+                    "the workspace did not answer databricks-sdk's discovery probe (/.well-known/databricks-config) "
+                    f"before {self._deadline.out_of_time()}; is workspace_url right and reachable from here?"
+                )
+            text = f"Databricks {operation} on {self._workspace.host} failed: {reason}"
+            if status in (401, 403) and operation in ("token/create", "token/list", "client set-up"):
+                text += _ADMISSION_ADVICE
+            raise TokenApiError(text, status=status, error_code=error_code, reason=reason) from None
+
+    def _reason(self, error: BaseException, *, count: bool = True) -> tuple[str, int | None, str | None]:
+        """What went wrong, in words; the HTTP status and Databricks error_code when there were some."""
+        deadline = current_deadline() or self._deadline
+        attempts = self._clock.pauses + 1
+        gave_up = f" (gave up after {attempts} attempts)" if count and attempts > 1 else ""
+        last = error.__context__ or error.__cause__
+        if isinstance(error, OutOfTime | TimeoutError) and isinstance(last, Exception):
+            if not isinstance(last, DatabricksError) and deadline.expired:
+                return f"no reply before {deadline.out_of_time()}", None, None
+            reason, status, error_code = self._reason(last, count=False)
+            asked = getattr(last, "retry_after_secs", None)
+            past = f"the next attempt would start past the deadline (time_budget {deadline.budget:g}s)"
+            if isinstance(error, OutOfTime) and isinstance(asked, int) and asked > self._policy.retry_after_cap:
+                why = f"Retry-After asked for {asked}s, capped at {self._policy.retry_after_cap:g}s, and {past}"
+            elif isinstance(error, OutOfTime) and error.wanted_pause is not None:
+                why = past
+            else:
+                why = deadline.out_of_time()
+            return f"{reason}; gave up after {attempts} attempt(s): {why}", status, error_code
+        if isinstance(error, DatabricksError):
+            status, error_code = _status_of(error), error.error_code
+            # For 401/403 the SDK appends its config and environment variable names; for a body it cannot
+            # parse, a bug-report invitation and the whole request log: noise here.
+            message = str(error).split(". Config: ")[0].split(" This is likely a bug")[0]
+            prefix = f"HTTP {status}" if status else "HTTP error"
+            text = f"{prefix} {error_code}: {one_line(message)}" if error_code else f"{prefix}: {one_line(message)}"
+            return text + gave_up, status, error_code
+        if isinstance(error, RedirectRefused):
+            location = one_line(error.location, 200)
+            reason = f"was redirected (HTTP {error.status}) to {location}; is workspace_url the workspace's URL?"
+            return reason, error.status, None
+        if deadline.expired or isinstance(error, OutOfTime):
+            return f"no reply before {deadline.out_of_time()}", None, None
+        timeout = min(self._policy.request_timeout, self._policy.time_budget)
+        if isinstance(error, requests.exceptions.ConnectTimeout):
+            return f"could not connect within the {timeout:g}s request timeout{gave_up}", None, None
+        if isinstance(error, requests.exceptions.ReadTimeout):
+            return f"no reply within the {timeout:g}s request timeout{gave_up}", None, None
+        if isinstance(error, requests.exceptions.SSLError):
+            return f"TLS error: {one_line(error, 300)}{gave_up}", None, None
+        if isinstance(error, requests.exceptions.ChunkedEncodingError) or "Connection aborted" in str(error):
+            return f"the connection broke before the reply was complete{gave_up}", None, None
+        if isinstance(error, requests.exceptions.ConnectionError):
+            detail = one_line(str(error).rpartition(": ")[2].rstrip("'\")"), 200)
+            return f"could not connect ({detail}){gave_up}", None, None
+        if isinstance(error, requests.exceptions.JSONDecodeError):
+            return f"answered with a body that is not JSON ({one_line(error, 200)})", None, None
+        return f"{type(error).__name__}: {one_line(error, 300)}", None, None
+
+
+@contextmanager
+def token_session(
+    workspace: Workspace, policy: HttpPolicy | None = None, *, as_whoever_runs: bool = False
+) -> Iterator[TokenSession]:
+    """A `TokenSession` for one operation; the operation's deadline starts now and ends when it returns.
+
+    With ``as_whoever_runs`` (read, revoke), an identity of this process (clients.identity.identities_at_hand)
+    stands in when the workspace's own cannot authenticate here: state written by another identity, or with
+    another credential kind, must not stop the identity running Pulumi now. A create always runs as the
+    workspace's identity: the token it mints is that identity's.
+    """
+    policy = policy or HttpPolicy()
+    install_log_redaction()
+    with Deadline(policy.time_budget) as deadline:
+        try:
+            tokens = EntraTokens(
+                workspace.credential,
+                tenant_id=workspace.tenant_id,
+                client_id=workspace.client_id,
+                authority_host=workspace.authority_host,
+                request_timeout=min(policy.request_timeout, policy.time_budget),
+                max_pause=policy.retry_after_cap,
+                fallbacks=identities_at_hand(workspace.tenant_id) if as_whoever_runs else (),
+            )
+        except IdentityError as error:
+            raise CredentialError(str(error)) from None
+        try:
+            yield TokenSession(workspace, policy, deadline, tokens)
+        finally:
+            tokens.close()

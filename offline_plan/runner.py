@@ -24,7 +24,7 @@ from google.protobuf import json_format
 from pulumi.errors import RunError
 
 from offline_plan.render import engine_urn
-from offline_plan.stack_config import StackConfig, load_stack_config
+from offline_plan.stack_config import StackConfig, ignore_shell_config, load_stack_config
 from offline_plan.standins import PlanMocks
 
 # Markers of Pulumi's wire format (sdk/python/lib/pulumi/runtime/rpc.py).
@@ -189,14 +189,17 @@ def _use_program(program_dir: Path) -> None:
 def forget_program() -> None:
     """Drop the planned program's own modules from sys.modules, so another program imports its own.
 
-    The SDKs stay imported (the costly part); so does this package, even where it lies in the program's
-    directory, and anything installed in the interpreter's prefix (a .venv inside the directory).
+    The SDKs stay imported (the costly part); so does this package (with core/safe_load.py, which
+    stack_config loads as offline_plan._safe_load), even where it lies in the program's directory, and
+    anything installed in the interpreter's prefix (a .venv inside the directory).
     """
     global _loaded_program
     if _loaded_program is None:
         return
-    kept = [Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), Path(__file__).resolve().parent]
+    kept = [Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()]
     for name, module in list(sys.modules.items()):
+        if name.partition(".")[0] == __package__:  # this package, and what it loads under its name
+            continue
         locations = [getattr(module, "__file__", None), *getattr(module, "__path__", [])]
         paths = [Path(location).resolve() for location in locations if isinstance(location, str)]
         if any(path.is_relative_to(_loaded_program) and not any(path.is_relative_to(k) for k in kept)
@@ -294,6 +297,10 @@ def plan_program(program_dir: Path, stack: str, *, fill_computed: bool = False) 
     """
     program_dir = program_dir.resolve()
     stack_config = load_stack_config(program_dir, stack)
+    ignored = ignore_shell_config(os.environ)  # said once: the next stack finds them gone
+    if ignored:
+        print(f"offline plan: ignoring {', '.join(ignored)} from the environment; the plan reads "
+              f"Pulumi.yaml and Pulumi.{stack}.yaml only", file=sys.stderr)
     _use_program(program_dir)
     return contextvars.Context().run(_run_program, program_dir, stack_config, fill_computed)
 

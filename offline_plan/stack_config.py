@@ -3,23 +3,52 @@
 Pulumi.yaml defaults are merged with Pulumi.<stack>.yaml; every value reaches the program as a
 string (objects and arrays as JSON text); `secure:` values become a masked placeholder and are
 marked secret, since no key to decrypt them exists here.
+
+Both files are read with core/safe_load.py (regular files inside the project only, size and depth
+capped, duplicate keys refused, ...). Every problem of both files is reported in one error.
 """
 
 from __future__ import annotations
 
+import difflib
+import importlib.util
 import json
+import sys
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pulumi.errors import RunError
 
 SECRET_PLACEHOLDER = "[secret]"
+# What a stack file may hold besides config (Pulumi's ProjectStack); anything else is a typo that would
+# silently drop every setting under it (`confg:`).
+STACK_FILE_KEYS = ("config", "environment", "secretsprovider", "encryptedkey", "encryptionsalt")
+
+
+def _load_safe_load() -> Any:
+    # Loaded by path, not `import core.safe_load`: that would bind `core` to this checkout's package, and a
+    # program planned from another directory (--against) must import its own core/.
+    name = "offline_plan._safe_load"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parent.parent
+                                                      / "core" / "safe_load.py")
+        module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+        sys.modules[name] = module
+        spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return sys.modules[name]
+
+
+safe_load = _load_safe_load()
 
 
 class StackConfigError(RunError):
-    """A project or stack file that cannot be read; the message names the file."""
+    """A project or stack file that cannot be read; one line per problem, each naming the file."""
+
+    def __init__(self, problems: list[str] | str):
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("\n".join(self.problems))
 
 
 @dataclass(frozen=True)
@@ -30,25 +59,17 @@ class StackConfig:
     secret_keys: list[str]
 
 
-def _load_yaml(path: Path) -> Any:
-    if path.exists() and not path.is_file():
-        # A directory, FIFO or device: reading it fails, blocks or never ends.
-        raise StackConfigError(f"{path.name}: not a regular file (a directory, FIFO or device) in {path.parent}")
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise StackConfigError(f"{path.name}: file not found in {path.parent}") from None
-    except OSError as error:  # e.g. no permission to read it
-        raise StackConfigError(f"{path.name}: cannot be read: {error.strerror or error}") from None
-    except UnicodeDecodeError as error:
-        raise StackConfigError(
-            f"{path.name}: not UTF-8 text (byte 0x{error.object[error.start]:02x} at offset {error.start})"
-        ) from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark else ""
-        problem = getattr(error, "problem", None) or str(error)
-        raise StackConfigError(f"{path.name}{where}: not valid YAML: {problem}") from None
+def ignore_shell_config(environ: MutableMapping[str, str]) -> list[str]:
+    """Remove the variables through which `pulumi up` hands config to a program; return their names.
+
+    Under the engine, PULUMI_CONFIG is the stack's config map. Left over in a shell, it would reach the
+    offline plan through pulumi.Config's fallbacks and be blamed on the stack file; the plan reads the
+    stack's files only.
+    """
+    names = sorted(name for name in environ if name == "PULUMI_CONFIG" or name.startswith("PULUMI_CONFIG_"))
+    for name in names:
+        del environ[name]
+    return names
 
 
 def _as_engine_string(value: Any) -> str:
@@ -79,26 +100,49 @@ def _full_key(project: str, key: str) -> str:
     return key if ":" in key else f"{project}:{key}"
 
 
+def _mapping(value: Any, what: str, problems: list[str]) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        problems.append(f"{what} must be a mapping of keys to values, got {safe_load.shown(value)}")
+        return {}
+    return value
+
+
 def load_stack_config(program_dir: Path, stack: str) -> StackConfig:
-    project_file = _load_yaml(program_dir / "Pulumi.yaml")
+    """The config map `pulumi up -s <stack>` would hand the program; StackConfigError lists every problem."""
+    problems: list[str] = []
+    project_file = safe_load.read_yaml_document(
+        program_dir / "Pulumi.yaml", source="Pulumi.yaml", root=program_dir, problems=problems
+    )
+    if problems:
+        raise StackConfigError(problems)
     if not isinstance(project_file, dict) or not isinstance(project_file.get("name"), str):
         raise StackConfigError("Pulumi.yaml: needs a `name` (the project name)")
     project = project_file["name"]
 
     stack_path = program_dir / f"Pulumi.{stack}.yaml"
-    if not stack_path.exists():
+    source = safe_load.shown_name(stack_path.name)
+    if not stack_path.exists() and not stack_path.is_symlink():
         known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in program_dir.glob("Pulumi.*.yaml"))
-        raise StackConfigError(
-            f"{stack_path.name}: no such stack file; stacks here: {', '.join(known) or 'none'}"
-        )
-    stack_file = _load_yaml(stack_path) or {}
-    if not isinstance(stack_file, dict) or not isinstance(stack_file.get("config") or {}, dict):
-        raise StackConfigError(f"{stack_path.name}: `config` must be a mapping of keys to values")
+        raise StackConfigError(f"{source}: no such stack file; stacks here: {', '.join(known) or 'none'}")
+    stack_file = safe_load.read_yaml_document(stack_path, source=source, root=program_dir, problems=problems)
+    if problems:
+        raise StackConfigError(problems)
+    stack_file = _mapping(stack_file, f"{source}: the file", problems)
+    for key in stack_file:
+        if key not in STACK_FILE_KEYS:
+            close = difflib.get_close_matches(key[:100], STACK_FILE_KEYS, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            problems.append(f"{source}: {safe_load.shown_name(key)}: unknown top-level key; {hint}a stack file "
+                            f"holds {', '.join(STACK_FILE_KEYS)}")
+    declarations = _mapping(project_file.get("config"), "Pulumi.yaml: config", problems)
+    stack_values = _mapping(stack_file.get("config"), f"{source}: config", problems)
 
     config: dict[str, str] = {}
     secret_keys: list[str] = []
     missing: list[str] = []
-    for key, declaration in (project_file.get("config") or {}).items():
+    for key, declaration in declarations.items():
         full = _full_key(project, key)
         if isinstance(declaration, dict) and ({"type", "default", "description", "value"} & declaration.keys()
                                               or not declaration):
@@ -111,16 +155,22 @@ def load_stack_config(program_dir: Path, stack: str) -> StackConfig:
         else:  # short form `key: value`
             config[full] = _as_engine_string(declaration)
 
-    for key, value in (stack_file.get("config") or {}).items():
+    written_as: dict[str, str] = {}
+    for key, value in stack_values.items():
         full = _full_key(project, key)
+        if full in written_as:  # `prefix:` and `databricks-platform:prefix:` are one key
+            problems.append(f"{source}: config: {safe_load.shown_name(key)} is also given as "
+                            f"{safe_load.shown_name(written_as[full])}; keep one")
+            continue
+        written_as[full] = key
         missing = [m for m in missing if _full_key(project, m) != full]
         masked, has_secret = _mask_secure(value)
         config[full] = _as_engine_string(masked)
         if has_secret:
             secret_keys.append(full)
     if missing:
-        raise StackConfigError(
-            f"{stack_path.name}: missing configuration value(s) {', '.join(sorted(missing))} "
-            "(declared in Pulumi.yaml without a default)"
-        )
+        problems.append(f"{source}: missing configuration value(s) {', '.join(sorted(missing))} "
+                        "(declared in Pulumi.yaml without a default)")
+    if problems:
+        raise StackConfigError(problems)
     return StackConfig(project=project, stack=stack, config=config, secret_keys=sorted(secret_keys))

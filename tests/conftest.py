@@ -12,7 +12,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 # What makes up the program (copied when a test needs to change a stack file or definition).
-PROGRAM_PARTS = ("Pulumi.yaml", "__main__.py", "core", "components", "dynamic_providers", "jobs", "templates")
+PROGRAM_PARTS = (
+    "Pulumi.yaml", "__main__.py", "clients", "core", "components", "dynamic_providers", "jobs", "templates",
+)
 
 
 def run_plan(*args: str, program_dir: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -59,3 +61,39 @@ def one(plan: dict, type_token: str) -> dict:
     found = resources_of(plan, type_token)
     assert len(found) == 1, f"stack {plan['stack']}: expected one {type_token}, got {[r['name'] for r in found]}"
     return found[0]
+
+
+# Variables that would let azure-identity reach past the fakes; tests that build credentials clear them.
+CREDENTIAL_VARIABLES = (
+    "AZURE_CLIENT_SECRET",
+    "AZURE_CLIENT_CERTIFICATE_PATH",
+    "AZURE_CLIENT_CERTIFICATE_PASSWORD",
+    "AZURE_AUTHORITY_HOST",
+    "IDENTITY_ENDPOINT",
+    "IDENTITY_HEADER",
+    "MSI_ENDPOINT",
+    "MSI_SECRET",
+    "IMDS_ENDPOINT",
+    "AZURE_FEDERATED_TOKEN_FILE",
+)
+
+
+@pytest.fixture(scope="module")
+def tls_material(tmp_path_factory: pytest.TempPathFactory):
+    """Loopback TLS: a CA the clients trust (REQUESTS_CA_BUNDLE) and a server certificate, made per run."""
+    from tests.fakes.tls import make_tls_material
+
+    return make_tls_material(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+def fake_cloud(tls_material, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Fake Entra ID and Databricks on loopback, the environment pointed at them (client-secret credential)."""
+    from tests.fakes import running_fake_cloud
+
+    for name in CREDENTIAL_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    with running_fake_cloud(tmp_path, tls_material) as cloud:
+        for name, value in cloud.environ().items():
+            monkeypatch.setenv(name, value)
+        yield cloud

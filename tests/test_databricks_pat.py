@@ -6,7 +6,6 @@ import base64
 import logging
 import re
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,39 +25,18 @@ from dynamic_providers.databricks_pat import (
     DatabricksPatArgs,
     DatabricksPatProvider,
 )
-from dynamic_providers.token_api import PatError, TokenApiError, iso8601
-from tests.fakes import FakeCloud, Fault, running_fake_cloud
-from tests.fakes.tls import TlsMaterial, make_tls_material
+from dynamic_providers.token_model import PatError, TokenApiError, iso8601
+from tests.fakes import EntraFault, FakeCloud, Fault
+from tests.fakes.az import install_fake_az
 
-FAST_POLICY = {
-    "connect_timeout": 2.0,
-    "read_timeout": 0.5,
-    "max_retries": 2,
-    "backoff_factor": 0.01,
-    "backoff_max": 0.05,
-    "retry_after_cap": 0.5,
-    "time_budget": 5.0,
-}
+FAST_POLICY = {"time_budget": 5.0, "request_timeout": 2.0, "retry_after_cap": 0.3, "cleanup_reserve": 1.5}
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
 
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsMaterial:
-    return make_tls_material(tmp_path_factory.mktemp("tls"))
-
-
 @pytest.fixture
-def cloud(tls: TlsMaterial, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCloud]:
-    for name in (
-        "AZURE_CLIENT_CERTIFICATE_PATH",
-        "AZURE_CLIENT_CERTIFICATE_PASSWORD",
-        "AZURE_AUTHORITY_HOST",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    with running_fake_cloud(tmp_path, tls) as fake_cloud:
-        for name, value in fake_cloud.environ().items():
-            monkeypatch.setenv(name, value)
-        yield fake_cloud
+def cloud(fake_cloud: FakeCloud) -> FakeCloud:
+    """The fake cloud, with this process's environment pointed at it (client-secret credential)."""
+    return fake_cloud
 
 
 @pytest.fixture
@@ -192,6 +170,9 @@ def test_create_outputs_the_token_id_value_and_utc_times(cloud: FakeCloud, provi
     assert expiry - creation == timedelta(days=30)
     assert {key: result.outs[key] for key in inputs} == inputs, "outputs carry the inputs"
     assert fake.token_value not in repr(result.outs)
+    assert result.outs["token_comment"] == fake.comment and fake.comment.startswith(inputs["comment"] + " [")
+    assert result.outs["created_by_username"] == cloud.client_id, "who owns it, for messages to anyone else"
+    assert result.outs["created_by_id"] == str(cloud.databricks.user_id(cloud.client_id))
 
 
 def test_read_keeps_a_live_token_and_its_value(cloud: FakeCloud, provider):
@@ -218,6 +199,51 @@ def test_read_reports_a_gone_token_as_absent_so_up_recreates_it(cloud: FakeCloud
     result = provider.read(token_id, created.outs)
     assert result.id == ""
     assert result.outs == {}
+
+
+def person_logged_in_with_az(cloud: FakeCloud, directory: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Another identity, with only an `az login` (no AZURE_CLIENT_SECRET): its client id."""
+    person_id, person_secret = cloud.new_principal()
+    install_fake_az(
+        directory,
+        token_endpoint=f"{cloud.entra.authority}/{cloud.tenant_id}/oauth2/v2.0/token",
+        tenant_id=cloud.tenant_id,
+        client_id=person_id,
+        client_secret=person_secret,
+    )
+    monkeypatch.setenv("PATH", f"{directory}:/usr/bin:/bin")
+    monkeypatch.delenv("AZURE_CLIENT_SECRET")
+    return person_id
+
+
+def test_refresh_and_destroy_under_another_identitys_az_login_keep_then_revoke_the_token(
+    cloud: FakeCloud, provider, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    created = provider.create(checked(provider, cloud.inputs(workspace_resource_id=cloud.workspace_resource_id)))
+    person_id = person_logged_in_with_az(cloud, tmp_path / "bin", monkeypatch)
+
+    read = provider.read(created.id, created.outs)
+    assert read.id == created.id and read.outs["token_value"] == created.outs["token_value"]
+    provider.delete(created.id, created.outs)
+    assert cloud.databricks.live_tokens() == []
+    assert {r.principal for r in cloud.databricks.requests if r.endpoint == "tm_delete"} == {person_id}
+
+
+def test_refresh_by_a_non_admin_is_refused_naming_the_owner_and_never_drops_the_token(
+    cloud: FakeCloud, provider, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    created = provider.create(checked(provider, cloud.inputs(workspace_resource_id=cloud.workspace_resource_id)))
+    person_id = person_logged_in_with_az(cloud, tmp_path / "bin", monkeypatch)
+    cloud.databricks.contributors = {cloud.client_id}
+    cloud.databricks.add_user(person_id)  # a workspace user, not an admin
+
+    for operation in (provider.read, provider.delete):
+        with pytest.raises(PatError) as raised:
+            operation(created.id, created.outs)
+        text = str(raised.value)
+        assert f"It belongs to Databricks user {created.outs['created_by_username']}" in text
+        assert f"Databricks user {person_id}" in text and "Nothing was changed" in text
+    assert [token.token_id for token in cloud.databricks.live_tokens()] == [created.id]
 
 
 def test_delete_revokes_the_token_and_tolerates_one_already_gone(cloud: FakeCloud, provider):
@@ -255,16 +281,19 @@ def test_create_with_malformed_reply_leaves_no_live_token(cloud: FakeCloud, prov
     assert cloud.databricks.live_tokens() == []
 
 
+@pytest.mark.parametrize("stall", ["silent", "trickle"])
 @pytest.mark.parametrize("operation", ["create", "read", "delete"])
 def test_a_stalled_workspace_fails_each_operation_within_its_time_budget(
-    cloud: FakeCloud, provider, operation: str
+    cloud: FakeCloud, provider, operation: str, stall: str
 ):
     inputs = checked(provider, cloud.inputs(workspace_resource_id=cloud.workspace_resource_id))
     created = provider.create(inputs)
-    # Production-like timeouts, a 1 s budget: only the budget can end a reply that never comes.
-    stalled = DatabricksPatProvider({**FAST_POLICY, "read_timeout": 20.0, "time_budget": 1.0})
-    for endpoint in {"create": ("create", "list"), "read": ("list",), "delete": ("delete",)}[operation]:
-        cloud.databricks.inject(endpoint, *[Fault(delay=60.0)] * 3)
+    # Production-like timeouts, a 1 s budget: only the budget can end a reply that never comes, or that comes
+    # one byte at a time.
+    stalled = DatabricksPatProvider({**FAST_POLICY, "request_timeout": 20.0, "time_budget": 1.0})
+    fault = Fault(delay=60.0) if stall == "silent" else Fault(trickle=0.1)
+    for endpoint in {"create": ("create", "list"), "read": ("tm_get",), "delete": ("tm_delete",)}[operation]:
+        cloud.databricks.inject(endpoint, *[fault] * 3)
     call = {
         "create": lambda: stalled.create(inputs),
         "read": lambda: stalled.read(created.id, created.outs),
@@ -278,14 +307,18 @@ def test_a_stalled_workspace_fails_each_operation_within_its_time_budget(
 
     assert elapsed < 1.0 + 1.0, f"{operation} took {elapsed:.1f}s"
     text = str(raised.value)
-    assert f"token/{'list' if operation == 'read' else operation}" in text
+    assert {"create": "token/create", "read": "token management get", "delete": "token management delete"}[
+        operation
+    ] in text
     assert "time budget ran out" in text
     if operation == "create":
-        assert f"a token with comment {inputs['comment']!r} may have been created" in text
+        assert f"a token with comment '{inputs['comment']} [" in text and "may still exist" in text
+    elif operation == "read":
+        assert created.id in {token.token_id for token in cloud.databricks.live_tokens()}
 
 
 def test_provider_errors_do_not_chain_exceptions_that_could_hold_a_token(cloud: FakeCloud, provider):
-    cloud.databricks.inject("list", *[Fault(status=503)] * 5)
+    cloud.databricks.inject("tm_get", *[Fault(status=503)] * 50)
     created = provider.create(
         checked(provider, cloud.inputs(workspace_resource_id=cloud.workspace_resource_id))
     )
@@ -387,7 +420,7 @@ def test_no_secret_reaches_stdout_stderr_logs_errors_or_reprs(
     cloud: FakeCloud, provider, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
 ):
     caplog.set_level(logging.DEBUG)
-    for name in ("azure", "msal", "urllib3", "dynamic_providers"):
+    for name in ("azure", "msal", "urllib3", "databricks.sdk", "dynamic_providers", "clients"):
         caplog.set_level(logging.DEBUG, logger=name)
     texts: list[str] = []
     inputs = checked(provider, cloud.inputs(workspace_resource_id=cloud.workspace_resource_id))
@@ -395,9 +428,23 @@ def test_no_secret_reaches_stdout_stderr_logs_errors_or_reprs(
     read = provider.read(created.id, created.outs)
     texts += [repr(created.outs), repr(read.outs), repr(provider), str(vars(created)), str(vars(read))]
     texts.append(repr(provider.update(created.id, created.outs, {**inputs, "comment": "c"}).outs))
-    cloud.databricks.inject("create", Fault(body=lambda reply: b"[" + repr(reply).encode()))
-    cloud.databricks.inject("delete", Fault(status=500, error_code="INTERNAL_ERROR", message="boom"))
-    for failing in (lambda: provider.create(inputs), lambda: provider.delete(created.id, created.outs)):
+    faults = (
+        lambda: cloud.databricks.inject("create", Fault(body=lambda reply: b"[" + repr(reply).encode())),
+        lambda: cloud.databricks.inject(
+            "tm_delete", Fault(status=500, error_code="INTERNAL_ERROR", message=f"boom {created.outs['token_value']}")
+        ),
+        # Entra ID answers an invalid body that carries the token it issued.
+        lambda: cloud.entra.inject(
+            EntraFault(body=lambda token: ('{"token_type":"Bearer","access_token":"' + token).encode())
+        ),
+    )
+    calls = (
+        lambda: provider.create(inputs),
+        lambda: provider.delete(created.id, created.outs),
+        lambda: provider.read(created.id, created.outs),
+    )
+    for inject, failing in zip(faults, calls, strict=True):
+        inject()
         with pytest.raises(PatError) as raised:
             failing()
         texts += [str(raised.value), repr(raised.value)]
@@ -412,19 +459,24 @@ def test_no_secret_reaches_stdout_stderr_logs_errors_or_reprs(
         "log": caplog.text,
         "reprs/errors": "\n".join(texts),
     }.items():
-        leaked = [secret[:6] + "…" for secret in secrets if secret in text]
-        assert not leaked, f"secret(s) {leaked} leaked into {where}"
+        leaked = [
+            secret[:6] + "…"
+            for secret in secrets
+            if any(secret[start : start + 12] in text for start in range(0, len(secret) - 11, 4))
+        ]
+        assert not leaked, f"secret(s) {leaked} (or a fragment) leaked into {where}"
+    assert cloud.databricks.live_tokens() == []
 
 
 def test_provider_pickles_by_reference_with_only_its_http_policy():
-    serialized = serialize_provider(DatabricksPatProvider({"read_timeout": 3.0}))
+    serialized = serialize_provider(DatabricksPatProvider({"request_timeout": 3.0}))
     raw = base64.b64decode(serialized)
     assert b"dynamic_providers.databricks_pat" in raw and b"DatabricksPatProvider" in raw
     assert b"def create" not in raw and len(raw) < 1000, "the class must not be pickled by value"
     restored = dill.loads(raw)
     assert type(restored) is DatabricksPatProvider
-    assert restored.http_policy == {"read_timeout": 3.0}
-    assert serialize_provider(DatabricksPatProvider({"read_timeout": 3.0})) == serialized, "stable: no diffs"
+    assert restored.http_policy == {"request_timeout": 3.0}
+    assert serialize_provider(DatabricksPatProvider({"request_timeout": 3.0})) == serialized, "stable: no diffs"
 
 
 # -- the resource ------------------------------------------------------------------------------------

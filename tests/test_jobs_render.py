@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -536,3 +537,228 @@ def test_any_definition_content_is_reported_as_a_user_error_never_a_traceback(tm
     with pytest.raises(UserError) as raised:  # the same job name twice is never valid, so this always fails
         render(root)
     assert all(problem.startswith(("jobs/a.json", "jobs/b.yaml")) for problem in raised.value.problems)
+
+
+# --- hostile files (issue 9, item 7) --------------------------------------------------------------------
+
+
+def test_a_fifo_in_jobs_is_refused_without_hanging(tmp_path):
+    root = write(tmp_path, {"jobs/a.json": db_dsc()})
+    os.mkfifo(root / "jobs" / "pipe.json")
+    assert one_problem(tmp_path, {}) == "jobs/pipe.json: is a FIFO (named pipe), not a regular file; it is not read"
+
+
+def test_dev_zero_linked_into_jobs_is_refused_without_reading_forever(tmp_path):
+    root = write(tmp_path, {"jobs/a.json": db_dsc()})
+    (root / "jobs" / "zero.json").symlink_to("/dev/zero")
+    assert "jobs/zero.json: is (or passes through) a symbolic link to a path outside jobs/" in one_problem(tmp_path, {})
+
+
+def test_a_definition_linked_from_outside_jobs_is_refused_and_its_content_never_printed(tmp_path):
+    secret = tmp_path / "outside" / "credentials.yaml"
+    secret.parent.mkdir()
+    secret.write_text("password: hunter2-PRIVATE\n  not: [valid\n")
+    root = write(tmp_path / "repo", {"jobs/a.json": db_dsc()})
+    (root / "jobs" / "creds.yaml").symlink_to(secret)
+    problem = one_problem(tmp_path / "repo", {})
+    assert problem.startswith("jobs/creds.yaml: is (or passes through) a symbolic link to a path outside jobs/")
+    assert "hunter2" not in problem and "credentials" not in problem
+
+
+def test_a_template_linked_from_outside_templates_is_refused_and_its_content_never_printed(tmp_path):
+    secret = tmp_path / "id_rsa"
+    secret.write_text("-----BEGIN PRIVATE KEY----- not json\n")
+    root = write(tmp_path / "repo", {"jobs/a.yaml": "template: key.json.j2\nname: a\n"})
+    (root / "templates" / "key.json.j2").symlink_to(secret)
+    problem = one_problem(tmp_path / "repo", {})
+    assert "templates/key.json.j2: is (or passes through) a symbolic link to a path outside templates/" in problem
+    assert "PRIVATE" not in problem
+
+
+def test_an_include_that_leaves_templates_is_refused_too(tmp_path):
+    (tmp_path / "secret.txt").write_text("TOKEN-VALUE")
+    root = write(tmp_path / "repo", {"jobs/a.yaml": "template: inc.json.j2\nname: a\n",
+                                     "templates/inc.json.j2": '{% include "leak.txt" %}'})
+    (root / "templates" / "leak.txt").symlink_to(tmp_path / "secret.txt")
+    problem = one_problem(tmp_path / "repo", {})
+    assert "templates/inc.json.j2:1: templates/leak.txt: is (or passes through) a symbolic link" in problem
+    assert "TOKEN" not in problem
+
+
+def test_a_directory_linked_out_of_jobs_is_named_and_not_read(tmp_path):
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "x.json").write_text(db_dsc(name="elsewhere"))
+    root = write(tmp_path / "repo", {"jobs/a.json": db_dsc()})
+    (root / "jobs" / "shared").symlink_to(tmp_path / "elsewhere")
+    assert one_problem(tmp_path / "repo", {}) == ("jobs/shared/: is a symbolic link to a directory outside jobs/; "
+                                                  "its files are not read")
+
+
+def test_a_directory_linked_inside_jobs_is_read_once_even_when_it_loops(tmp_path):
+    root = write(tmp_path, {"jobs/etl/a.json": db_dsc()})
+    (root / "jobs" / "etl" / "again").symlink_to(root / "jobs")
+    assert [job.source for job in render(root)] == ["jobs/etl/a.json"]
+
+
+@pytest.mark.parametrize(("name", "text", "expected"), [
+    ("d.yaml", "name: d\nworkers: !!binary aGVsbG8=\nnotebookpath: /x\n",
+     "jobs/d.yaml:2:10: workers: the tag !!binary"),
+    ("d.yaml", "name: d\n1: x\n", "jobs/d.yaml:2:1: the key '1', which YAML reads as a number"),
+    ("d.yaml", "name: d\n? [a]\n: x\n", "jobs/d.yaml:2:3: a key must be text"),
+    ("d.yaml", "name: &n [*n]\n", "jobs/d.yaml:1:11: name[0]: the alias *n refers to the value that contains it"),
+    ("d.yaml", "[" * 100_000 + "]" * 100_000, "jobs/d.yaml:1:65: "),
+    ("d.json", "[" * 100_000 + "]" * 100_000, "jobs/d.json:1: invalid JSON: nested deeper than 64 levels"),
+    ("d.json", '{"name": "d", "workers": NaN, "notebookpath": "/x"}', "jobs/d.json: invalid JSON: workers: NaN"),
+    ("d.yaml", "name: d\nworkers: .nan\nnotebookpath: /x\n", "jobs/d.yaml:2:10: workers: '.nan' is not a finite"),
+])
+def test_hostile_definitions_end_in_one_problem_naming_file_and_key(tmp_path, name, text, expected):
+    assert one_problem(tmp_path, {f"jobs/{name}": text}).startswith(expected)
+
+
+def test_a_non_utf8_definition_names_the_byte_and_its_place(tmp_path):
+    root = write(tmp_path, {})
+    (root / "jobs").mkdir()
+    (root / "jobs" / "a.json").write_bytes(b'{"name":\n "\xff"}')
+    assert one_problem(tmp_path, {}) == "jobs/a.json:2:3: not UTF-8 text (byte 0xff); save the file as UTF-8"
+
+
+def test_a_yaml_date_in_a_definition_is_the_text_written(tmp_path):
+    (job,) = render(write(tmp_path, {"jobs/a.yaml": "name: a\nworkers: 1\nnotebookpath: /x\ndescription: 2026-01-01\n"
+                                                    "par_day: day\npar_day_val: 2026-01-01\n"}))
+    assert job.settings["description"] == "2026-01-01"
+    assert job.settings["tasks"][0]["notebook_task"]["base_parameters"] == {"day": "2026-01-01"}
+
+
+@pytest.mark.parametrize(("output", "kind"), [("null", "null"), ("[1, 2]", "a list"), ("12", "the number 12"),
+                                              ('"job"', "the string 'job'"), ("true", "the boolean true")])
+def test_a_template_that_renders_something_other_than_an_object_is_refused(tmp_path, output, kind):
+    assert one_problem(tmp_path, custom(output)) == (
+        f"jobs/custom.yaml: templates/custom.json.j2 rendered {kind}, not a job (a JSON object of "
+        "pulumi_databricks.Job arguments)")
+
+
+@pytest.mark.parametrize(("output", "message"), [
+    ('{"name": "x", "name": "y"}', "rendered invalid JSON: duplicate key 'name'"),
+    ('{"name": "x", "max_concurrent_runs": NaN}', "max_concurrent_runs: NaN is not a JSON number"),
+    ("[" * 1000 + "]" * 1000, "rendered invalid JSON at output line 1: nested deeper than 64 levels"),
+])
+def test_template_output_is_parsed_strictly(tmp_path, output, message):
+    assert message in one_problem(tmp_path, custom(output))
+
+
+def test_list_valued_task_keys_are_reported_not_a_crash(tmp_path):
+    template = job_json('{"task_key": ["a"], "notebook_task": {"notebook_path": "/x"}}',
+                        '{"task_key": "b", "job_cluster_key": ["c"], "depends_on": [{"task_key": {"x": 1}}], '
+                        '"notebook_task": {"notebook_path": "/x"}}')
+    found = problems(tmp_path, custom(template))
+    assert "jobs/custom.yaml: tasks[0].task_key: expected a string, got a list" in found
+    assert "jobs/custom.yaml: tasks[1].depends_on[0].task_key: expected a string, got an object" in found
+
+
+@pytest.mark.parametrize(("template", "message"), [
+    ("{% for i in range(10**9) %}x{% endfor %}", "Range too big"),
+    ("{% for i in range(100000) %}{% for j in range(100) %}xxxxxxxxxx{% endfor %}{% endfor %}",
+     "renders more than 4 MiB for one job"),
+    ('{% include "custom.json.j2" %}', "the template calls or includes itself without end"),
+])
+def test_a_runaway_template_fails_promptly(tmp_path, template, message):
+    assert message in one_problem(tmp_path, custom(template))
+
+
+def test_a_2mb_value_is_never_echoed_whole(tmp_path):
+    big = "v" * 2_000_000
+    found = problems(tmp_path, {"jobs/a.json": db_dsc(workers=big), "jobs/b.json": db_dsc(par_a="a", par_a_val=[big]),
+                                "jobs/c.json": db_dsc(**{big: 1}), "jobs/d.yaml": f"template: {big}\nname: b\n",
+                                "jobs/e.json": db_dsc(name=big, pool="p" * 2_000_000)})
+    assert len(found) >= 5 and all(len(problem) < 600 for problem in found), [len(p) for p in found]
+
+
+# --- run-time failures the plan can see (item 9) and provider limits (item 8) ---------------------------
+
+
+def cluster_job(new_cluster: str, extra: str = "") -> dict[str, str]:
+    cluster = '"job_clusters": [{"job_cluster_key": "c", "new_cluster": ' + new_cluster + "}], "
+    return custom(job_json(task("a", ', "job_cluster_key": "c"'), extra=cluster + extra))
+
+
+GENERAL_JSON = json.dumps(GENERAL)
+ETL_JSON = json.dumps(POOL_REF_PREFIX + "etl")
+
+
+@pytest.mark.parametrize(("new_cluster", "needed"), [
+    ('{"instance_pool_id": ' + GENERAL_JSON + ', "num_workers": 4}', "needs 5 instances of pool 'general' "
+                                                                     "(4 workers (num_workers) + the driver)"),
+    ('{"instance_pool_id": ' + GENERAL_JSON + ', "driver_instance_pool_id": ' + GENERAL_JSON + ', "num_workers": 4}',
+     "needs 5 instances"),
+    ('{"instance_pool_id": ' + GENERAL_JSON + ', "autoscale": {"min_workers": 1, "max_workers": 4}}',
+     "needs 5 instances of pool 'general' (4 workers (autoscale.max_workers) + the driver)"),
+    ('{"instance_pool_id": ' + GENERAL_JSON + ', "driver_instance_pool_id": ' + ETL_JSON + ', "num_workers": 5}',
+     "needs 5 instances of pool 'general' (5 workers (num_workers))"),
+])
+def test_a_cluster_bigger_than_its_pool_is_refused_naming_file_cluster_and_pool(tmp_path, new_cluster, needed):
+    problem = one_problem(tmp_path, cluster_job(new_cluster), pool_names={"general", "etl"},
+                          pool_capacities={"general": 4, "etl": 1})
+    assert problem.startswith("jobs/custom.yaml: job_clusters[0] ('c').new_cluster: " + needed)
+    assert "maxCapacity is 4" in problem
+
+
+def test_the_driver_on_another_pool_is_not_counted_against_the_workers_pool(tmp_path):
+    new_cluster = '{"instance_pool_id": ' + GENERAL_JSON + ', "driver_instance_pool_id": ' + ETL_JSON + \
+                  ', "num_workers": 4}'
+    render(write(tmp_path, cluster_job(new_cluster)), pool_names={"general", "etl"},
+           pool_capacities={"general": 4, "etl": 1})
+
+
+def test_a_task_cluster_bigger_than_its_pool_is_refused(tmp_path):
+    template = job_json(task("a", ', "new_cluster": {"instance_pool_id": ' + GENERAL_JSON + ', "num_workers": 9}'))
+    problem = one_problem(tmp_path, custom(template), pool_capacities={"general": 4})
+    assert problem.startswith("jobs/custom.yaml: tasks[0].new_cluster: needs 10 instances of pool 'general'")
+
+
+def test_the_shipped_jobs_fit_the_shipped_pools():
+    render(REPO, pool_capacities={"general": 4})
+
+
+def test_pool_names_unknown_accepts_any_pool_so_a_config_error_is_not_repeated_per_job(tmp_path):
+    (job,) = render(write(tmp_path, {"jobs/a.json": db_dsc(pool="gpu")}), pool_names=None, default_pool=None)
+    assert job.pools == frozenset({"gpu"})
+
+
+def test_collecting_mode_appends_problems_and_returns_the_clean_jobs(tmp_path):
+    found: list[str] = []
+    jobs = render(write(tmp_path, {"jobs/a.json": db_dsc(), "jobs/b.json": "{"}), problems=found)
+    assert [job.source for job in jobs] == ["jobs/a.json"] and len(found) == 1 and found[0].startswith("jobs/b.json")
+
+
+@pytest.mark.parametrize(("extra", "tasks", "message"), [
+    ('"name": "' + "n" * 4097 + '", ', None, "name: longer than 4096 bytes"),
+    ('"description": "' + "d" * 27_701 + '", ', None, "description: longer than 27,700 characters"),
+    ('"max_concurrent_runs": 1001, ', None, "max_concurrent_runs: must be 0-1000 (got 1001)"),
+    ('"timeout_seconds": -1, ', None, "timeout_seconds: must be at least 0 (got -1)"),
+    ('"tags": {' + ", ".join(f'"t{i}": "x"' for i in range(26)) + "}, ", None, "tags: 26 tags; Databricks accepts "
+                                                                               "at most 25"),
+    ('"tags": {"a/b": "x"}, ', None, "tag name 'a/b' must be 1-512 characters"),
+    ('"parameters": [{"name": "a b", "default": "x"}], ', None, "parameters[0].name: 'a b' may hold only"),
+    ("", [task("a b")], "tasks[0].task_key: 'a b' must be 1-100 letters, digits, _ or -"),
+    ("", [task("k" * 101)], "must be 1-100 letters, digits, _ or -"),
+    ("", [task("a", ', "max_retries": -2')], "tasks[0].max_retries: must be at least -1 (got -2)"),
+    ("", [task("a", ', "timeout_seconds": -5')], "tasks[0].timeout_seconds: must be at least 0"),
+    ("", [task("a", ', "new_cluster": {"num_workers": -1}')], "tasks[0].new_cluster.num_workers: must be at least 0"),
+    ("", [task("a", ', "new_cluster": {"autoscale": {"min_workers": 3, "max_workers": 3}}')],
+     "max_workers (3) must be greater than min_workers (3)"),
+    ("", [task("a", ', "new_cluster": {"custom_tags": {' + ", ".join(f'"t{i}": "x"' for i in range(46)) + "}}")],
+     "custom_tags: 46 tags; Databricks accepts at most 45"),
+    ("", ['{"task_key": "a", "notebook_task": {"notebook_path": "/x", "base_parameters": {"p": "'
+          + "v" * 10_000 + '"}}}'], "base_parameters: 10,009 bytes as JSON; Databricks accepts at most 10,000"),
+    ("", [task("a", ', "max_retries": 99999999999999999999')], "does not fit in 64 bits"),
+])
+def test_documented_databricks_limits_fail_at_render_time_not_at_up(tmp_path, extra, tasks, message):
+    template = job_json(*(tasks or [task("a")]), extra=extra)
+    if extra.startswith('"name"'):
+        template = template.replace('"name": {{ job.name | tojson }}, ', "", 1)
+    assert message in one_problem(tmp_path, custom(template))
+
+
+def test_a_file_name_with_a_newline_is_quoted_so_each_problem_stays_one_line(tmp_path):
+    problem = one_problem(tmp_path, {"jobs/bad\nname.json": "{"})
+    assert problem.startswith("'jobs/bad\\nname.json':1:2: invalid JSON") and "\n" not in problem

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+import pytest
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core import naming
@@ -54,3 +55,31 @@ def test_rule_checks_reject_names_azure_rejects():
     assert not naming.is_valid_storage_account_name("st-has-dash")
     assert not naming.is_valid_data_factory_name("adf-ends-with-")
     assert not naming.is_valid_resource_group_name("rg.ends.with.")
+
+
+names_of = st.tuples(prefixes, stages, st.booleans())
+
+
+@settings(max_examples=300)
+@given(first=names_of, second=names_of)
+def test_different_prefix_stage_pairs_never_share_any_name(first, second):
+    """Storage names have no separator; `dbp`+`dev1` and `dbpd`+`ev1` must still differ (and a suffixed
+    name must never equal another stage's plain one). The same pair shares its resource group with or
+    without the suffix, by design."""
+    if first[:2] == second[:2]:
+        return
+    one, other = (naming.stage_names(project="databricks-platform", prefix=p, stage=s, unique_suffix=u)
+                  for p, s, u in (first, second))
+    assert not set(vars(one).values()) & set(vars(other).values()), (first, second)
+
+
+def test_the_reviewed_storage_collision_is_gone():
+    make = lambda prefix, stage: naming.stage_names(  # noqa: E731
+        project="databricks-platform", prefix=prefix, stage=stage, unique_suffix=False).storage_account
+    assert make("dbp", "dev1") != make("dbpd", "ev1")
+
+
+@pytest.mark.parametrize(("prefix", "stage"), [("dbp\n", "dev"), ("dbp", "dev\n"), ("dbp", "dev\nx"), ("DBP", "dev")])
+def test_a_prefix_or_stage_with_a_newline_or_capitals_is_never_named(prefix, stage):
+    with pytest.raises(ValueError, match="must match"):
+        naming.stage_names(project="databricks-platform", prefix=prefix, stage=stage, unique_suffix=False)

@@ -253,14 +253,14 @@ def test_stack_files_that_are_a_directory_or_not_utf8_give_one_line_naming_the_f
     program = copy_program(tmp_path / "program")
     (program / "Pulumi.dev.yaml").unlink()
     (program / "Pulumi.dev.yaml").mkdir()
-    latin1 = b"config:\n  databricks-platform:prefix: \xff\xfe\n"
-    (program / "Pulumi.test.yaml").write_bytes(latin1)
+    (program / "Pulumi.test.yaml").write_bytes(b"config:\n  databricks-platform:prefix: \xff\xfe\n")
     result = run_plan("--stack", "dev,test", program_dir=program)
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert result.stderr.splitlines() == [
-        f"dev: Pulumi.dev.yaml: not a regular file (a directory, FIFO or device) in {program}",
-        f"test: Pulumi.test.yaml: not UTF-8 text (byte 0xff at offset {latin1.index(0xFF)})",
-    ]
+    # The wording is core/safe_load.py's; here: one line per stack, naming its file, in its stack's section.
+    dev_line, test_line = result.stderr.splitlines()
+    assert dev_line.startswith("dev: Pulumi.dev.yaml: ") and "directory" in dev_line
+    assert test_line.startswith("test: Pulumi.test.yaml:") and "UTF-8" in test_line
+    assert result.stdout.count(": could not be planned\n") == 2
 
 
 # Several stacks against a ref: one pull-request comment.

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from tests.fakes import FakeCloud, Fault, running_fake_cloud
 
 REPO = Path(__file__).resolve().parent.parent
 URN = "urn:pulumi:dev::platform::pulumi-python:dynamic/databricks-platform:DatabricksPat::workspace-pat"
-FAST_POLICY = {"read_timeout": 2.0, "max_retries": 2, "backoff_factor": 0.01, "time_budget": 10.0}
+FAST_POLICY = {"request_timeout": 2.0, "retry_after_cap": 0.3, "time_budget": 10.0}
 
 
 def serialized_provider() -> str:
@@ -61,16 +62,17 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeCloud]:
         yield fake_cloud
 
 
-@pytest.fixture(scope="module")
-def engine_side(cloud: FakeCloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProviderProcess]:
-    workdir = tmp_path_factory.mktemp("provider-process")
+@contextmanager
+def provider_process(cloud: FakeCloud, workdir: Path, **environ: str) -> Iterator[ProviderProcess]:
+    """`python -m pulumi.dynamic` as the engine starts it, with the fake cloud's environment and ``environ``."""
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("AZURE_", "IDENTITY_", "MSI_", "PULUMI_"))
+        if not key.startswith(("AZURE_", "IDENTITY_", "MSI_", "PULUMI_", "ARM_"))
     }
     env.pop("PYTHONPATH", None)
     env.update(cloud.environ(), PULUMI_PROJECT="platform")
+    env.update(environ)
     stderr_path = workdir / "stderr.txt"
     with stderr_path.open("wb") as stderr:
         # As the engine starts dynamic providers: in the project directory, where `python -m` finds the
@@ -98,6 +100,12 @@ def engine_side(cloud: FakeCloud, tmp_path_factory: pytest.TempPathFactory) -> I
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="module")
+def engine_side(cloud: FakeCloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProviderProcess]:
+    with provider_process(cloud, tmp_path_factory.mktemp("provider-process")) as process:
+        yield process
 
 
 def check(engine_side: ProviderProcess, inputs: dict[str, Any]) -> provider_pb2.CheckResponse:
@@ -181,3 +189,44 @@ def test_engine_sees_a_clear_error_without_secrets_or_chained_tracebacks(engine_
     assert "direct cause" not in details
     assert_no_secret_in(details, cloud, "the gRPC error")
     assert_no_secret_in(engine_side.stderr(), cloud, "the provider process's stderr")
+
+
+def test_engine_reads_and_deletes_a_token_as_another_admin_and_refuses_a_non_admin_naming_the_owner(
+    engine_side: ProviderProcess, cloud: FakeCloud, tmp_path: Path
+):
+    checked = check(engine_side, cloud.inputs(workspace_resource_id=cloud.workspace_resource_id))
+    created = engine_side.stub.Create(provider_pb2.CreateRequest(urn=URN, properties=checked.inputs))
+    owner = as_dict(created.properties)["created_by_username"]
+    assert owner == cloud.client_id
+
+    # Another service principal runs the next `pulumi refresh` / `destroy`: state names the first one.
+    admin_id, admin_secret = cloud.new_principal()
+    non_admin_id, non_admin_secret = cloud.new_principal()
+    cloud.databricks.contributors = {cloud.client_id, admin_id}  # the non-admin is a plain workspace user
+    cloud.databricks.add_user(non_admin_id)
+    as_principal = {"AZURE_TENANT_ID": cloud.tenant_id}
+    with provider_process(
+        cloud, tmp_path, **as_principal, AZURE_CLIENT_ID=non_admin_id, AZURE_CLIENT_SECRET=non_admin_secret
+    ) as non_admin:
+        for call in (non_admin.stub.Read, non_admin.stub.Delete):
+            request_type = provider_pb2.ReadRequest if call is non_admin.stub.Read else provider_pb2.DeleteRequest
+            with pytest.raises(grpc.RpcError) as raised:
+                call(request_type(id=created.id, urn=URN, properties=created.properties))
+            details = raised.value.details()
+            assert f"It belongs to Databricks user {owner}" in details and "Nothing was changed" in details
+            assert f"Databricks user {non_admin_id}" in details
+            assert_no_secret_in(details, cloud, "the gRPC error")
+        assert created.id in {token.token_id for token in cloud.databricks.live_tokens()}, "never dropped"
+
+    (tmp_path / "admin").mkdir()
+    before = len(cloud.databricks.requests)
+    with provider_process(
+        cloud, tmp_path / "admin", **as_principal, AZURE_CLIENT_ID=admin_id, AZURE_CLIENT_SECRET=admin_secret
+    ) as admin:
+        read = admin.stub.Read(provider_pb2.ReadRequest(id=created.id, urn=URN, properties=created.properties))
+        assert read.id == created.id, "a live token stays in state whoever refreshes"
+        admin.stub.Delete(provider_pb2.DeleteRequest(id=created.id, urn=URN, properties=created.properties))
+        assert created.id not in {token.token_id for token in cloud.databricks.live_tokens()}
+        revokers = {r.principal for r in cloud.databricks.requests[before:] if r.endpoint == "tm_delete"}
+        assert revokers == {admin_id}
+        assert_no_secret_in(admin.stderr(), cloud, "the provider process's stderr")

@@ -63,9 +63,10 @@ def test_pools_follow_config_and_default_to_no_idle_instances(staged):
 
 
 def test_each_pool_id_is_written_to_key_vault_for_data_factory(staged):
-    secrets = {r["inputs"]["secretName"]: r["inputs"] for r in resources_of(staged, "azure-native:keyvault:Secret")}
-    assert secrets["databricks-pool-general"]["properties"]["value"].endswith("/pools-general")
-    assert secrets["etl-pool-id"]["properties"]["value"].endswith("/pools-etl-spot")
+    secrets = {r["inputs"]["secret_name"]: r["inputs"]
+               for r in resources_of(staged, "pulumi-python:dynamic/databricks-platform:VaultSecret")}
+    assert secrets["databricks-pool-general"]["value"].endswith("/pools-general")
+    assert secrets["etl-pool-id"]["value"].endswith("/pools-etl-spot")
     assert staged["outputs"]["pool_secret_names"] == {"general": "databricks-pool-general", "etl-spot": "etl-pool-id"}
     assert set(staged["outputs"]["pool_ids"]) == {"general", "etl-spot"}
 

@@ -1,7 +1,7 @@
-"""Loopback HTTPS fakes of Entra ID and the Databricks Token API, wired together as one fake cloud.
+"""Loopback HTTPS fakes of Entra ID and the Databricks workspace APIs, wired together as one fake cloud.
 
 `running_fake_cloud(directory)` starts both with a fresh service principal whose client secret, like every
-token the fakes issue, is random per run.
+token the fakes issue, is random per run; `FakeCloud.new_principal()` registers more.
 """
 
 from __future__ import annotations
@@ -10,17 +10,18 @@ import secrets
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tests.fakes.databricks import FakeDatabricks, Fault
-from tests.fakes.entra import DATABRICKS_AUDIENCE, MANAGEMENT_AUDIENCE, FakeEntra
+from tests.fakes.entra import DATABRICKS_AUDIENCE, MANAGEMENT_AUDIENCE, EntraFault, FakeEntra
 from tests.fakes.tls import TlsMaterial, make_tls_material
 
 __all__ = [
     "DATABRICKS_AUDIENCE",
     "MANAGEMENT_AUDIENCE",
+    "EntraFault",
     "FakeCloud",
     "FakeDatabricks",
     "FakeEntra",
@@ -42,6 +43,8 @@ class FakeCloud:
     client_id: str
     client_secret: str
     workspace_resource_id: str
+    other_secrets: list[str] = field(default_factory=list, repr=False)
+    """Client secrets of the principals new_principal() registered."""
 
     def __repr__(self) -> str:
         # Keeps the client secret out of pytest's assertion rewriting output.
@@ -71,9 +74,21 @@ class FakeCloud:
             "no_proxy": "127.0.0.1,localhost",
         }
 
+    def new_principal(self) -> tuple[str, str]:
+        """Register another service principal with Entra ID: (client id, client secret)."""
+        client_id, client_secret = str(uuid.uuid4()), secrets.token_urlsafe(30)
+        self.entra.register_secret(client_id, client_secret)
+        self.other_secrets.append(client_secret)
+        return client_id, client_secret
+
     def secret_values(self) -> list[str]:
-        """Everything that must never be printed, logged or raised: secret, AAD tokens, PATs."""
-        return [self.client_secret, *self.entra.issued_values(), *self.databricks.token_values()]
+        """Everything that must never be printed, logged or raised: secrets, AAD tokens, PATs."""
+        return [
+            self.client_secret,
+            *self.other_secrets,
+            *self.entra.issued_values(),
+            *self.databricks.token_values(),
+        ]
 
 
 @contextmanager

@@ -3,15 +3,21 @@
 It speaks the real protocol: OpenID discovery at `/{tenant}/v2.0/.well-known/openid-configuration`, the
 client-credentials grant at `/{tenant}/oauth2/v2.0/token` (client secret, or a certificate-signed client
 assertion it verifies with the registered certificate), and an App Service style managed-identity endpoint
-at `/msi/token`. Access tokens are random opaque strings generated at test time, one per request, and the
-fake remembers which principal and audience each was issued for so the fake Databricks can check them.
+at `/msi/token`. Access tokens are shaped like Entra ID's (a JWT: base64url header, claims and signature),
+random per request and generated at test time; the fake remembers which principal and audience each was
+issued for so the fake Databricks can check them. Faults (`EntraFault`) are injected for the token
+endpoints and consumed one per token request.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import secrets
 import threading
 import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import jwt
@@ -29,6 +35,28 @@ def audience_of(scope_or_resource: str) -> str:
     value = scope_or_resource.strip()
     value = value.removesuffix("/.default")
     return value.rstrip("/")
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+@dataclass(frozen=True)
+class EntraFault:
+    """One misbehaviour of the next token request (client credentials or managed identity).
+
+    With `status`, answer it with an OAuth error body (and `Retry-After` if given). With `body`, issue a token
+    as usual (it counts as issued, so leak checks cover it) but answer 200 with `body(token)`, e.g. an invalid
+    reply that still carries it. `delay` waits before answering; `trickle` sends the reply a byte at a time.
+    """
+
+    status: int | None = None
+    error: str = "temporarily_unavailable"
+    description: str = "AADSTS50196: The server is temporarily unavailable."
+    retry_after: str | None = None
+    body: Callable[[str], bytes] | None = None
+    delay: float = 0.0
+    trickle: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -65,6 +93,7 @@ class FakeEntra:
         """The value of IDENTITY_HEADER a managed-identity client must send."""
         self.token_delay = 0.0
         """Seconds the token endpoints wait before answering (a stalled Entra ID); discovery is not delayed."""
+        self._faults: deque[EntraFault] = deque()
         self._server = LoopbackHttpsServer(self._handle, tls)
 
     # -- set-up ---------------------------------------------------------------------------------
@@ -86,6 +115,15 @@ class FakeEntra:
 
     def register_managed_identity(self, client_id: str) -> None:
         self._managed_identities.add(client_id)
+
+    def inject(self, *faults: EntraFault) -> None:
+        """Queue faults for the token endpoints, consumed one per token request."""
+        with self._lock:
+            self._faults.extend(faults)
+
+    def stall_handshakes(self, seconds: float, count: int = 1) -> None:
+        """Stall the TLS handshake of the next ``count`` connections (see LoopbackHttpsServer)."""
+        self._server.stall_handshakes(seconds, count)
 
     def start(self) -> FakeEntra:
         self._server.start()
@@ -123,7 +161,11 @@ class FakeEntra:
             self.requests.append(request)
 
     def _issue(self, client_id: str, audience: str) -> str:
-        token = f"fake-aad-{secrets.token_urlsafe(32)}"
+        now = int(time.time())
+        header = {"typ": "JWT", "alg": "RS256", "kid": secrets.token_hex(8)}
+        claims = {"aud": audience, "appid": client_id, "iat": now, "exp": now + 3599, "uti": secrets.token_hex(12)}
+        parts = (json.dumps(header).encode(), json.dumps(claims).encode(), secrets.token_bytes(64))
+        token = ".".join(_b64url(part) for part in parts)
         with self._lock:
             self._issued[token] = IssuedToken(client_id=client_id, audience=audience)
         return token
@@ -151,14 +193,31 @@ class FakeEntra:
                 },
             )
         if request.method == "POST" and request.path == f"{tenant_prefix}/oauth2/v2.0/token":
-            return self._delayed(self._client_credentials(request))
+            return self._faulty(request, self._client_credentials)
         if request.method == "GET" and request.path == "/msi/token":
-            return self._delayed(self._managed_identity(request))
+            return self._faulty(request, self._managed_identity)
         self._record(EntraRequest("unknown", request.path, status=404))
         return Reply.json(404, {"error": "not_found", "error_description": f"no route {request.path}"})
 
-    def _delayed(self, reply: Reply) -> Reply:
-        reply.delay = self.token_delay
+    def _faulty(self, request: Request, serve: Callable[[Request], Reply]) -> Reply:
+        with self._lock:
+            fault = self._faults.popleft() if self._faults else None
+        if fault is None:
+            reply = serve(request)
+        elif fault.status is not None:
+            headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
+            reply = Reply.json(
+                fault.status, {"error": fault.error, "error_description": fault.description}, **headers
+            )
+            kind = "managed_identity" if request.path == "/msi/token" else "token"
+            self._record(EntraRequest(kind, request.path, status=fault.status))
+        else:
+            reply = serve(request)
+            if fault.body is not None and reply.status == 200:
+                token = json.loads(reply.body)["access_token"]
+                reply = Reply(200, fault.body(token), {"Content-Type": "application/json"})
+        reply.delay = fault.delay if fault is not None and fault.delay else self.token_delay
+        reply.trickle = fault.trickle if fault is not None else 0.0
         return reply
 
     def _client_credentials(self, request: Request) -> Reply:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -40,6 +39,9 @@ class Reply:
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    trickle: float = 0.0
+    """Seconds between bytes: when set, the whole reply (status line, headers, body) goes out one byte at a
+    time, each receive well inside any read timeout, so only a deadline on the whole call ends it."""
 
     @classmethod
     def json(cls, status: int, payload: Any, **headers: str) -> Reply:
@@ -53,9 +55,18 @@ class _Server(ThreadingHTTPServer):
         self.handle_request_fn = handle
         self.ssl_context = tls.server_context()
         self.errors: list[str] = []
+        self.stopping = threading.Event()
+        """Set by stop(): delayed and trickling replies end at once."""
+        self.handshake_stalls: list[float] = []
+        """Seconds to stall the TLS handshake of each next connection, consumed one per connection."""
+        self._stall_lock = threading.Lock()
         super().__init__(("127.0.0.1", 0), _Handler)
 
     def finish_request(self, request, client_address):
+        with self._stall_lock:
+            stall = self.handshake_stalls.pop(0) if self.handshake_stalls else 0.0
+        if stall and self.stopping.wait(stall):
+            return
         # The TLS handshake runs in the request's own thread, so a stalled client never blocks accept().
         tls_socket = self.ssl_context.wrap_socket(request, server_side=True)
         super().finish_request(tls_socket, client_address)
@@ -86,8 +97,12 @@ class _Handler(BaseHTTPRequestHandler):
             body=body,
         )
         reply = self.server.handle_request_fn(request)
-        if reply.delay:
-            time.sleep(reply.delay)
+        if reply.delay and self.server.stopping.wait(reply.delay):
+            self.close_connection = True
+            return
+        if reply.trickle:
+            self._trickle(reply)
+            return
         self.send_response(reply.status)
         for name, value in reply.headers.items():
             self.send_header(name, value)
@@ -95,8 +110,27 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(reply.body)
 
+    def _trickle(self, reply: Reply) -> None:
+        phrase = self.responses.get(reply.status, ("",))[0]
+        head = [f"HTTP/1.1 {reply.status} {phrase}"]
+        head += [f"{name}: {value}" for name, value in reply.headers.items()]
+        head.append(f"Content-Length: {len(reply.body)}")
+        raw = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + reply.body
+        self.close_connection = True
+        for index in range(len(raw)):
+            try:
+                self.wfile.write(raw[index : index + 1])
+            except OSError:
+                return  # the client gave up
+            if self.server.stopping.wait(reply.trickle):
+                return
+
     do_GET = _serve
     do_POST = _serve
+    # ARM writes (e.g. a Data Factory trigger's createOrUpdate) and deletes; token management's DELETE.
+    do_PUT = _serve
+    do_PATCH = _serve
+    do_DELETE = _serve
 
 
 class LoopbackHttpsServer:
@@ -116,7 +150,14 @@ class LoopbackHttpsServer:
     def start(self) -> None:
         self._thread.start()
 
+    def stall_handshakes(self, seconds: float, count: int = 1) -> None:
+        """Stall the TLS handshake of the next ``count`` connections for ``seconds`` (a server that accepts a
+        connection and then says nothing)."""
+        with self._server._stall_lock:
+            self._server.handshake_stalls.extend([seconds] * count)
+
     def stop(self) -> None:
+        self._server.stopping.set()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)

@@ -1,0 +1,1 @@
+"""Commands run against a deployed stage: `python -m ops <command> …` (see `python -m ops --help`)."""

@@ -196,14 +196,16 @@ def forget_program() -> None:
     global _loaded_program
     if _loaded_program is None:
         return
-    kept = [Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()]
+    # Plain string prefixes, no resolving: the program's modules were imported through the resolved
+    # directory that _run_program puts first on sys.path, and thousands of SDK modules are checked.
+    program = os.path.join(str(_loaded_program), "")
+    kept = tuple(os.path.join(prefix, "") for prefix in {sys.prefix, sys.base_prefix, os.path.realpath(sys.prefix)})
     for name, module in list(sys.modules.items()):
         if name.partition(".")[0] == __package__:  # this package, and what it loads under its name
             continue
         locations = [getattr(module, "__file__", None), *getattr(module, "__path__", [])]
-        paths = [Path(location).resolve() for location in locations if isinstance(location, str)]
-        if any(path.is_relative_to(_loaded_program) and not any(path.is_relative_to(k) for k in kept)
-               for path in paths):
+        if any(isinstance(location, str) and location.startswith(program) and not location.startswith(kept)
+               for location in locations):
             del sys.modules[name]
     _loaded_program = None
 

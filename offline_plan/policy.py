@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import json
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -103,12 +102,13 @@ def load_policy_config(path: Path | None) -> dict[str, Any]:
     """
     if path is None:
         return {}
-    try:
-        config = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as error:
-        raise PolicyConfigError(f"{path}: cannot read the policy config: {error}") from None
-    except json.JSONDecodeError as error:
-        raise PolicyConfigError(f"{path}:{error.lineno}:{error.colno}: invalid JSON: {error.msg}") from None
+    # The readers stack files go through: a FIFO, /dev/zero, a huge or deeply nested file is refused, not read.
+    from offline_plan.stack_config import safe_load
+
+    problems: list[str] = []
+    config = safe_load.read_json_document(Path(path), source=str(path), root=None, problems=problems)
+    if problems:
+        raise PolicyConfigError("\n".join(problems))
     problems = _config_problems(config, str(path))
     if problems:
         raise PolicyConfigError("\n".join(problems))

@@ -2,21 +2,29 @@
 
 The recording monitor keeps each RegisterResource request exactly as the SDK serialized it (wire
 names, secrets wrapped, unknowns marked), so the plan shows inputs the way the engine receives them.
+
+Several stacks of one program can be planned in one interpreter (the SDK imports, ~2 s, are paid
+once): each plan runs in a runtime of its own, so it is byte-identical to planning that stack alone.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import contextvars
 import os
 import runpy
 import sys
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from google.protobuf import json_format
+from pulumi.errors import RunError
 
 from offline_plan.render import engine_urn
-from offline_plan.stack_config import ignore_shell_config, load_stack_config
+from offline_plan.stack_config import StackConfig, ignore_shell_config, load_stack_config
 from offline_plan.standins import PlanMocks
 
 # Markers of Pulumi's wire format (sdk/python/lib/pulumi/runtime/rpc.py).
@@ -147,44 +155,83 @@ def _recording_monitor(mocks: PlanMocks, recording: Recording):
     return RecordingMonitor(mocks)
 
 
-def _close_event_loops(loops: set[Any]) -> None:
-    """Close the event loops the mock monitor made for its worker threads, and the main one.
+def _close_event_loops(main_loop: asyncio.AbstractEventLoop, loops: set[Any]) -> None:
+    """Close the plan's event loop and those the mock monitor made for its worker threads.
 
-    Left to interpreter shutdown, collecting them can print an "Exception ignored ... Invalid file
-    descriptor" traceback after a successful plan.
+    Tasks a failed program left pending are cancelled first, as asyncio.run does, so none of them
+    runs (or complains) during the next stack's plan. Left to interpreter shutdown, collecting the
+    loops can print an "Exception ignored ... Invalid file descriptor" traceback after a good plan.
     """
-    import asyncio
-
-    main_loop = asyncio.get_event_loop()
+    pending = [task for task in asyncio.all_tasks(main_loop) if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        main_loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
     main_loop.run_until_complete(main_loop.shutdown_default_executor())
     for loop in loops | {main_loop}:
         if not loop.is_closed():
             loop.close()
 
 
-def plan_program(program_dir: Path, stack: str, *, fill_computed: bool = False) -> dict[str, Any]:
-    """Run ``program_dir/__main__.py`` for ``stack`` under mocks and return the plan document.
+# The program whose own modules (core/, components/, ...) this process has imported: the next stack of
+# the same program reuses them (they hold no per-stack state). Another program (another git ref's) finds
+# them in sys.modules under the same names, so they are forgotten first (see forget_program).
+_loaded_program: Path | None = None
 
-    Raises pulumi.RunError (e.g. a config error) for problems that are the user's to fix.
-    Only call once per process: the Pulumi runtime keeps global state.
+
+def _use_program(program_dir: Path) -> None:
+    global _loaded_program
+    if _loaded_program is not None and _loaded_program != program_dir:
+        raise RuntimeError(f"this process holds the modules of {_loaded_program}; call forget_program() first")
+    _loaded_program = program_dir
+
+
+def forget_program() -> None:
+    """Drop the planned program's own modules from sys.modules, so another program imports its own.
+
+    The SDKs stay imported (the costly part); so does this package (with core/safe_load.py, which
+    stack_config loads as offline_plan._safe_load), even where it lies in the program's directory, and
+    anything installed in the interpreter's prefix (a .venv inside the directory).
+    """
+    global _loaded_program
+    if _loaded_program is None:
+        return
+    # Plain string prefixes, no resolving: the program's modules were imported through the resolved
+    # directory that _run_program puts first on sys.path, and thousands of SDK modules are checked.
+    program = os.path.join(str(_loaded_program), "")
+    kept = tuple(os.path.join(prefix, "") for prefix in {sys.prefix, sys.base_prefix, os.path.realpath(sys.prefix)})
+    for name, module in list(sys.modules.items()):
+        if name.partition(".")[0] == __package__:  # this package, and what it loads under its name
+            continue
+        locations = [getattr(module, "__file__", None), *getattr(module, "__path__", [])]
+        if any(isinstance(location, str) and location.startswith(program) and not location.startswith(kept)
+               for location in locations):
+            del sys.modules[name]
+    _loaded_program = None
+
+
+def _reset_runtime(stack_config: StackConfig, monitor: Any, *, program_dir: Path, dry_run: bool) -> None:
+    """Give the Pulumi runtime the settings of one plan, replacing everything a previous plan left.
+
+    Runs inside a new, empty contextvars.Context: every context variable of the SDK (the root stack,
+    config, serialization flags, state-migration markers, ...) starts at its default. The settings
+    are context variables too, but their defaults are shared class state that the first assignment
+    in a context overwrites, so each one is assigned here: Settings() assigns all of them afresh
+    (an empty output-task set, a new lock, RPC manager and package caches), MockSettings the monitor.
     """
     import pulumi.runtime
     from pulumi.runtime.mocks import MockEngine, MockSettings
-    from pulumi.runtime.settings import configure
-    from pulumi.runtime.stack import run_in_stack
-    from pulumi.runtime.sync_await import _sync_await
+    from pulumi.runtime.settings import ROOT, Settings, configure
 
-    program_dir = program_dir.resolve()
-    stack_config = load_stack_config(program_dir, stack)
-    ignored = ignore_shell_config(os.environ)
-    if ignored:
-        print(f"offline plan: ignoring {', '.join(ignored)} from the environment; the plan reads "
-              f"Pulumi.yaml and Pulumi.{stack}.yaml only", file=sys.stderr)
-    pulumi.runtime.set_all_config(stack_config.config, stack_config.secret_keys)
-
-    recording = Recording()
-    mocks = PlanMocks(fill_computed=fill_computed)
-    monitor = _recording_monitor(mocks, recording)
+    configure(
+        Settings(
+            project=stack_config.project,
+            stack=stack_config.stack,
+            dry_run=dry_run,
+            organization="organization",
+            root_directory=str(program_dir),
+        )
+    )
     # As pulumi.runtime.set_mocks, minus its eager root stack: run_in_stack makes the stack itself,
     # as the real language host does, so stack outputs reach RegisterResourceOutputs.
     configure(
@@ -192,33 +239,112 @@ def plan_program(program_dir: Path, stack: str, *, fill_computed: bool = False) 
             monitor=monitor,
             monitor_features=set(monitor.GetDeploymentInfo(None).supportedFeatures),
             engine=MockEngine(None),
-            project=stack_config.project,
-            stack=stack,
-            dry_run=not fill_computed,
-            organization="organization",
             callbacks=None,
         )
     )
+    ROOT.set(None)
+    # A new dict and set, never the module-level defaults that set_config would mutate in place.
+    pulumi.runtime.set_all_config(dict(stack_config.config), list(stack_config.secret_keys))
 
+
+def _run_program(program_dir: Path, stack_config: StackConfig, fill_computed: bool) -> dict[str, Any]:
+    from pulumi.runtime.stack import run_in_stack
+
+    recording = Recording()
+    monitor = _recording_monitor(PlanMocks(fill_computed=fill_computed), recording)
+    _reset_runtime(stack_config, monitor, program_dir=program_dir, dry_run=not fill_computed)
+
+    # A loop of its own per plan: a previous plan's loop is closed, and tasks never cross plans.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
     # The program imports its own modules (core/, components/) from its directory, as under `pulumi up`.
     sys.path.insert(0, str(program_dir))
-    previous_dir = os.getcwd()
+    previous_dir, previous_environment = os.getcwd(), dict(os.environ)
     os.chdir(program_dir)
     try:
-        _sync_await(
-            run_in_stack(lambda: runpy.run_path(str(program_dir / "__main__.py"), run_name="__main__"))
-        )
+        # What the program prints goes to stderr: stdout carries the plan (and the worker's JSON).
+        with contextlib.redirect_stdout(sys.stderr):
+            loop.run_until_complete(
+                run_in_stack(lambda: runpy.run_path(str(program_dir / "__main__.py"), run_name="__main__"))
+            )
     finally:
+        # Whatever the program changed in the process (directory, import path, environment) is undone.
         os.chdir(previous_dir)
-        _close_event_loops(recording.loops)
+        if str(program_dir) in sys.path:
+            sys.path.remove(str(program_dir))
+        if os.environ != previous_environment:
+            os.environ.clear()
+            os.environ.update(previous_environment)
+        _close_event_loops(loop, recording.loops)
+        asyncio.set_event_loop(None)
 
     resources = sorted(recording.resources, key=lambda r: r["urn"])
     return {
         "project": stack_config.project,
-        "stack": stack,
+        "stack": stack_config.stack,
         "resources": [
             {"type": r["type"], "name": r["name"], "parent": r["parent"], "inputs": r["inputs"]}
             for r in resources
         ],
         "outputs": recording.outputs,
     }
+
+
+def plan_program(program_dir: Path, stack: str, *, fill_computed: bool = False) -> dict[str, Any]:
+    """Run ``program_dir/__main__.py`` for ``stack`` under mocks and return the plan document.
+
+    Raises pulumi.RunError (e.g. a config error) for problems that are the user's to fix, and
+    whatever else the program raises. May be called again in the same process, for any stack: each
+    call runs in a runtime of its own and gives the bytes a fresh process would.
+    """
+    program_dir = program_dir.resolve()
+    stack_config = load_stack_config(program_dir, stack)
+    ignored = ignore_shell_config(os.environ)  # said once: the next stack finds them gone
+    if ignored:
+        print(f"offline plan: ignoring {', '.join(ignored)} from the environment; the plan reads "
+              f"Pulumi.yaml and Pulumi.{stack}.yaml only", file=sys.stderr)
+    _use_program(program_dir)
+    return contextvars.Context().run(_run_program, program_dir, stack_config, fill_computed)
+
+
+@dataclass
+class StackPlan:
+    """One stack's plan, or why there is none."""
+
+    stack: str
+    plan: dict[str, Any] | None
+    """The plan document ({project, stack, resources, outputs}); None when it could not be made."""
+    problems: list[str]
+    """One line per problem, each naming its file (and key) where it has one."""
+
+
+def _relative(path: Path, program_dir: Path) -> str:
+    path = path.resolve()
+    return str(path.relative_to(program_dir)) if path.is_relative_to(program_dir) else str(path)
+
+
+def problems_of(error: BaseException, program_dir: Path) -> list[str]:
+    """What to tell the user about an error from planning a stack, without a traceback."""
+    if isinstance(error, RunError):
+        # A user's mistake (stack config, job definitions): its lines name the file and key.
+        return [line for line in str(error).splitlines() if line.strip()] or [type(error).__name__]
+    if isinstance(error, SystemExit):
+        return [f"the program exited (sys.exit({error.code!r})) before it finished"]
+    # A bug in the program: where it happened in the program's own files is what one needs to start.
+    frames = traceback.extract_tb(error.__traceback__)
+    own = [f for f in frames if Path(f.filename).resolve().is_relative_to(program_dir)] or frames
+    where = f" (at {_relative(Path(own[-1].filename), program_dir)}:{own[-1].lineno})" if own else ""
+    message = str(error).splitlines()[0][:300] if str(error).strip() else ""
+    return [f"the program raised {type(error).__name__}{where}: {message}".rstrip(": ")]
+
+
+def plan_stacks(program_dir: Path, stacks: list[str], *, fill_computed: bool = False) -> list[StackPlan]:
+    """Plan each stack in turn in this interpreter; a stack that fails does not stop the others."""
+    program_dir = program_dir.resolve()
+    results = []
+    for stack in stacks:
+        try:
+            results.append(StackPlan(stack, plan_program(program_dir, stack, fill_computed=fill_computed), []))
+        except (Exception, SystemExit) as error:  # noqa: BLE001 - reported in the stack's own section
+            results.append(StackPlan(stack, None, problems_of(error, program_dir)))
+    return results

@@ -207,7 +207,7 @@ def test_policy_config_that_is_not_json_names_the_line(tmp_path):
 @pytest.mark.parametrize("extra", [["--against", "HEAD"], ["--json"]])
 def test_policy_with_other_outputs_is_a_usage_error(extra):
     result = run_plan("--stack", "test", "--policy", *extra)
-    assert result.returncode == 2 and "--policy checks one plan" in result.stderr
+    assert result.returncode == 2 and "--policy checks the plans themselves" in result.stderr
 
 
 # check_plan, in process: how levels and failures are decided for a plan of hand-written resources.
@@ -260,3 +260,15 @@ def test_a_rule_that_crashes_fails_the_run_without_quoting_inputs(monkeypatch):
     report = check_plan(plan)
     assert report.mandatory_failed, "a guard rail that cannot run must not pass"
     assert "the rule failed on this resource (ValueError)" in report.text and token not in report.text
+
+
+def test_every_stage_is_checked_in_one_run_and_any_mandatory_violation_fails_it(tmp_path):
+    """What the pull-request build runs: `--stack all --policy`, a report per stage in one interpreter."""
+    program = copy_program(tmp_path / "program")
+    _break_purge_protection(program)
+    result = run_plan("--stack", "all", "--policy", program_dir=program)
+    assert result.returncode == 1, result.stdout + result.stderr
+    headers = [line for line in result.stdout.splitlines() if line.startswith("Guard rails of databricks-platform")]
+    assert [header.split(" stack ")[1].split(":")[0] for header in headers] == ["dev", "prod", "test"]
+    assert "Stack dev passes every guard rail." in result.stdout and "Stack prod passes" in result.stdout
+    assert "key-vault-purge-protection-outside-dev" in result.stdout

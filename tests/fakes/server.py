@@ -97,6 +97,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = _serve
     do_POST = _serve
+    do_PATCH = _serve
 
 
 class LoopbackHttpsServer:

@@ -1,1 +1,1 @@
-"""Commands run against a deployed stage or in its pipeline (`python -m ops <command>`)."""
+"""Commands run against a deployed stage: `python -m ops <command> …` (see `python -m ops --help`)."""

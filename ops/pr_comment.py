@@ -265,7 +265,3 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
         return 1
     print(f"pr-comment: {outcome} section {args.section} of the comment on pull request {pull_request.pull_request}")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -25,7 +25,7 @@ def pr_comment(devops: FakeAzureDevOps, tmp_path, section: str, text: str, **env
     env = {"PATH": "/usr/bin:/bin", "REQUESTS_CA_BUNDLE": str(devops.ca_bundle), "NO_PROXY": "127.0.0.1",
            **devops.environ(**environ)}
     return subprocess.run(
-        [sys.executable, "-m", "ops.pr_comment", "--section", section, "--file", str(markdown)],
+        [sys.executable, "-m", "ops", "pr-comment", "--section", section, "--file", str(markdown)],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=60, check=False,
     )
 
@@ -104,7 +104,7 @@ def test_a_section_name_that_could_break_the_markers_is_refused(devops, tmp_path
     markdown = tmp_path / "x.md"
     markdown.write_text("x")
     result = subprocess.run(
-        [sys.executable, "-m", "ops.pr_comment", "--section", section, "--file", str(markdown)],
+        [sys.executable, "-m", "ops", "pr-comment", "--section", section, "--file", str(markdown)],
         cwd=REPO, env={"PATH": "/usr/bin:/bin", **devops.environ()}, capture_output=True, text=True, timeout=60,
         check=False,
     )

@@ -97,7 +97,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = _serve
     do_POST = _serve
+    # ARM writes (e.g. a Data Factory trigger's createOrUpdate) and deletes.
+    do_PUT = _serve
     do_PATCH = _serve
+    do_DELETE = _serve
 
 
 class LoopbackHttpsServer:

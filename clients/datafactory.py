@@ -1,0 +1,85 @@
+"""azure-mgmt-datafactory's DataFactoryManagementClient, authenticated as the deploying identity.
+
+The client gets the project's azure-identity credential (clients.identity) and the ARM endpoint and token
+scope of the stack's cloud, both derived from its Entra ID authority host. ``arm_endpoint`` replaces the
+endpoint for a private cloud or a test's loopback ARM; the scope still follows the authority.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from clients.identity import DeployerCredential, management_scope_for, resource_manager_endpoint_for
+
+if TYPE_CHECKING:
+    from azure.mgmt.datafactory import DataFactoryManagementClient
+
+_FACTORY_ID = re.compile(
+    r"^/subscriptions/(?P<subscription>[^/]+)/resourceGroups/(?P<group>[^/]+)"
+    r"/providers/Microsoft\.DataFactory/factories/(?P<name>[^/]+)/?$",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class FactoryRef:
+    """Where a data factory lives, as its ARM id spells it."""
+
+    subscription_id: str
+    """The subscription's id (a GUID)."""
+    resource_group: str
+    """The factory's resource group."""
+    name: str
+    """The factory's name."""
+
+    @property
+    def resource_id(self) -> str:
+        return (
+            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+            f"/providers/Microsoft.DataFactory/factories/{self.name}"
+        )
+
+
+def parse_factory_id(resource_id: str) -> FactoryRef:
+    """The parts of ``/subscriptions/<s>/resourceGroups/<g>/providers/Microsoft.DataFactory/factories/<n>``.
+
+    Raises ValueError naming the expected shape for anything else.
+    """
+    match = _FACTORY_ID.match(resource_id.strip()) if isinstance(resource_id, str) else None
+    if match is None:
+        raise ValueError(
+            "expected a Data Factory resource id "
+            "'/subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.DataFactory/factories/<name>'"
+        )
+    return FactoryRef(match["subscription"], match["group"], match["name"])
+
+
+def arm_endpoint_for(authority_host: str | None, arm_endpoint: str | None = None) -> str:
+    """``arm_endpoint`` without a trailing slash if given, else the ARM endpoint of the authority's cloud."""
+    return (arm_endpoint or resource_manager_endpoint_for(authority_host)).rstrip("/")
+
+
+def datafactory_client(
+    credential: DeployerCredential,
+    subscription_id: str,
+    *,
+    authority_host: str | None = None,
+    arm_endpoint: str | None = None,
+    **azure_core_options: Any,
+) -> DataFactoryManagementClient:
+    """A DataFactoryManagementClient for ``subscription_id`` as the deploying identity.
+
+    ``azure_core_options`` go to the client's azure-core pipeline (e.g. ``connection_timeout``,
+    ``read_timeout``, ``retry_total``, ``transport``).
+    """
+    from azure.mgmt.datafactory import DataFactoryManagementClient
+
+    return DataFactoryManagementClient(
+        credential.credential,
+        subscription_id,
+        base_url=arm_endpoint_for(authority_host, arm_endpoint),
+        credential_scopes=[management_scope_for(authority_host)],
+        **azure_core_options,
+    )

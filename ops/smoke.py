@@ -1,0 +1,188 @@
+"""`python -m ops smoke`: run one job or Data Factory pipeline of a deployed stage and wait for its result.
+
+    python -m ops smoke --outputs outputs.json --job <name> [--timeout 3600] [--cancel-on-timeout]
+    python -m ops smoke --outputs outputs.json --pipeline <name> [...]
+
+``outputs.json`` is `pulumi stack output --json` of the stage. The command authenticates as the deploying
+identity through azure-identity (never a PAT) and uses databricks-sdk and azure-mgmt-datafactory. It prints
+the run's URL, then one UTC-timestamped line per state change, and exits 0 on success, 1 on any other
+result (with the failing task's or activity's own error), 2 on a usage or outputs-file problem, 3 when
+--timeout passes first.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from clients.identity import CREDENTIAL_KINDS, CredentialError, DeployerCredential, deployer_credential
+from ops.outputs import JobTarget, PipelineTarget, job_target, load_outputs, pipeline_target
+from ops.usage import FAILED, USAGE, Parser, UsageError, positive_seconds
+from ops.watch import GRACE_SECONDS, Reporter, Watch, WatchOptions, one_line
+
+PROG = "python -m ops smoke"
+DEFAULT_TIMEOUT = 3600.0
+DEFAULT_POLL_INTERVAL = 10.0
+MAX_TIMEOUT = 7 * 24 * 3600.0
+"""A week: longer than Databricks keeps a run queued (48 h)."""
+MAX_POLL_INTERVAL = 3600.0
+CREDENTIAL_VARIABLE = "DEPLOYER_CREDENTIAL"
+"""Environment variable choosing the credential kind when --credential is not given."""
+ARM_ENDPOINT_VARIABLE = "AZURE_RESOURCE_MANAGER_ENDPOINT"
+"""Environment variable replacing the ARM endpoint derived from the authority host (private clouds, tests)."""
+READ_TIMEOUT = 30
+"""Seconds one HTTP request may wait for an answer before the SDK's own retry takes over."""
+CONNECT_TIMEOUT = 10
+
+
+def parser() -> Parser:
+    p = Parser(
+        prog=PROG,
+        description="Run one job or Data Factory pipeline of a deployed stage and wait for its result. Exit "
+        "status: 0 success, 1 any other result, 2 usage or outputs-file problem, 3 --timeout passed.",
+    )
+    p.add_argument("--outputs", required=True, type=Path, metavar="FILE",
+                   help="the stage's `pulumi stack output --json`")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--job", metavar="NAME", help="a job name from the job_ids output")
+    what.add_argument("--pipeline", metavar="NAME", help="a pipeline name from the data_factory_pipelines output")
+    p.add_argument("--timeout", type=positive_seconds(MAX_TIMEOUT), default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                   help=f"give up (exit 3) after this long (default {DEFAULT_TIMEOUT:g}); cancelling or fetching "
+                   f"errors adds at most {GRACE_SECONDS:g}s more")
+    p.add_argument("--cancel-on-timeout", action="store_true", help="also cancel the run when --timeout passes")
+    p.add_argument("--allow-success-with-failures", action="store_true",
+                   help="exit 0 on SUCCESS_WITH_FAILURES (some tasks failed, the job's result says success)")
+    p.add_argument("--poll-interval", type=positive_seconds(MAX_POLL_INTERVAL), default=DEFAULT_POLL_INTERVAL,
+                   metavar="SECONDS",
+                   help=f"seconds between two readings of the run's state (default {DEFAULT_POLL_INTERVAL:g})")
+    p.add_argument("--credential", choices=CREDENTIAL_KINDS, default=None,
+                   help=f"how the deploying identity authenticates (default ${CREDENTIAL_VARIABLE} or environment)")
+    p.add_argument("--tenant-id", help="the deploying identity's tenant (default $AZURE_TENANT_ID)")
+    p.add_argument("--client-id", help="the deploying identity's client id (default $AZURE_CLIENT_ID)")
+    p.add_argument("--arm-endpoint", metavar="URL",
+                   help=f"Azure Resource Manager endpoint for --pipeline (default ${ARM_ENDPOINT_VARIABLE}, else "
+                   "the endpoint of the stack's cloud)")
+    return p
+
+
+def credential_from(args: Any, authority_host: str | None, environ: Mapping[str, str]) -> DeployerCredential:
+    """The deploying identity's azure-identity credential; UsageError for anything missing or wrong."""
+    kind = args.credential or environ.get(CREDENTIAL_VARIABLE) or "environment"
+    if kind not in CREDENTIAL_KINDS:
+        raise UsageError(f"{CREDENTIAL_VARIABLE}={kind!r} is not a credential kind; expected one of "
+                         f"{', '.join(CREDENTIAL_KINDS)}")
+    tenant_id = args.tenant_id or environ.get("AZURE_TENANT_ID") or ""
+    client_id = args.client_id or environ.get("AZURE_CLIENT_ID") or None
+    if kind == "environment" and not (tenant_id and client_id):
+        missing = [name for name, value in (("--tenant-id or AZURE_TENANT_ID", tenant_id),
+                                            ("--client-id or AZURE_CLIENT_ID", client_id)) if not value]
+        raise UsageError(f"credential 'environment' needs the deploying identity's {' and '.join(missing)}")
+    try:
+        return deployer_credential(
+            kind,
+            tenant_id=tenant_id,
+            client_id=client_id,
+            authority_host=authority_host,
+            environ=environ,
+            connection_timeout=CONNECT_TIMEOUT,
+            read_timeout=READ_TIMEOUT,
+        )
+    except CredentialError as error:
+        raise UsageError(str(error)) from None
+
+
+def job_runner(target: JobTarget, credential: DeployerCredential, timeout: float):
+    from clients.databricks import workspace_client
+    from ops.job_run import JobRun
+
+    def connect():
+        return workspace_client(
+            target.workspace_url,
+            credential,
+            workspace_resource_id=target.workspace_resource_id,
+            authority_host=target.authority_host,
+            http_timeout_seconds=min(READ_TIMEOUT, timeout),
+            # The SDK retries 429/503 and dropped connections for up to this long; our deadline ends it sooner.
+            retry_timeout_seconds=int(timeout) + 1,
+            # The SDK also reads DATABRICKS_* variables and ~/.databrickscfg; naming the auth in use keeps a PAT
+            # or OAuth secret found there from being refused as a second authorization method.
+            auth_type="azure-identity",
+        )
+
+    return JobRun(connect, target)
+
+
+def pipeline_runner(target: PipelineTarget, credential: DeployerCredential, arm_endpoint: str | None):
+    from clients.datafactory import datafactory_client
+    from ops.pipeline_run import PipelineRun
+
+    def connect():
+        return datafactory_client(
+            credential,
+            target.factory.subscription_id,
+            authority_host=target.authority_host,
+            arm_endpoint=arm_endpoint,
+            connection_timeout=CONNECT_TIMEOUT,
+            read_timeout=READ_TIMEOUT,
+        )
+
+    return PipelineRun(connect, target)
+
+
+def _quiet_sdk_loggers() -> None:
+    # The SDKs log warnings (a failed host-metadata probe, a failed token request) that, with no logging
+    # configured, Python prints to stderr. This command reports every failure itself, once.
+    for name in ("databricks", "azure"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(handler, logging.NullHandler) for handler in logger.handlers):
+            logger.addHandler(logging.NullHandler())
+
+
+def main(argv: list[str], environ: Mapping[str, str] | None = None) -> int:
+    environ = os.environ if environ is None else environ
+    _quiet_sdk_loggers()
+    reporter = Reporter()
+    try:
+        args = parser().parse_args(argv)
+        outputs = load_outputs(args.outputs)
+        if args.job is not None:
+            target: JobTarget | PipelineTarget = job_target(args.outputs, outputs, args.job)
+        else:
+            target = pipeline_target(args.outputs, outputs, args.pipeline)
+        # The stack's own cloud first; AZURE_AUTHORITY_HOST for stacks that do not say.
+        authority = target.authority_host or environ.get("AZURE_AUTHORITY_HOST") or None
+        target = replace(target, authority_host=authority)
+        credential = credential_from(args, authority, environ)
+        reporter = Reporter(secrets=credential.secrets)
+        if isinstance(target, JobTarget):
+            runner = job_runner(target, credential, args.timeout)
+        else:
+            arm_endpoint = args.arm_endpoint or environ.get(ARM_ENDPOINT_VARIABLE) or None
+            runner = pipeline_runner(target, credential, arm_endpoint)
+        options = WatchOptions(
+            timeout=args.timeout,
+            poll_interval=args.poll_interval,
+            allow_success_with_failures=args.allow_success_with_failures,
+            cancel_on_timeout=args.cancel_on_timeout,
+        )
+        return Watch(runner, options, reporter).run()
+    except UsageError as error:
+        print(reporter.redact(f"{PROG}: error: {error}"), file=sys.stderr)
+        return USAGE
+    except SystemExit as done:  # --help
+        return done.code if isinstance(done.code, int) else USAGE
+    except KeyboardInterrupt:
+        reporter.error(["interrupted; a run that was started goes on"])
+        return 130
+    except Exception as error:  # noqa: BLE001 - never a traceback: one redacted line
+        reporter.error([f"unexpected {type(error).__name__}: {one_line(str(error))}"])
+        return FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

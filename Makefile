@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STACK ?= dev
 
-.PHONY: plan test lint bench clean
+.PHONY: venv plan test lint bench clean
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -14,6 +14,9 @@ $(VENV)/.runtime: requirements.txt
 $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
+
+## venv: the program's environment only (what `pulumi up` and `python -m ops` need; pipelines use it)
+venv: $(VENV)/.runtime
 
 ## plan: print the offline plan of a stack (STACK=dev by default), no cloud credentials needed
 plan: $(VENV)/.runtime

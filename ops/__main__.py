@@ -13,6 +13,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "smoke": ("ops.smoke", "run one job or Data Factory pipeline of a deployed stage and wait for its result"),
     "export-linked-services": ("ops.export_linked_services",
                                "write the program's linked services into factory/ with a deployed stage's values"),
+    "pr-comment": ("ops.pr_comment", "put a Markdown file into a section of the pull request's one comment"),
 }
 USAGE_ERROR = 2
 

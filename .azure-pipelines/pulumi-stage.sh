@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# One Pulumi command for one stage, run by an AzureCLI@2 step whose service connection uses workload
+# identity federation, with addSpnToEnvironment: true.
+# Usage: pulumi-stage.sh preview <stage> <markdown file>   the preview, as a pull-request comment section
+#        pulumi-stage.sh up <stage> <outputs file>         deploy, then `pulumi stack output --json`
+set -euo pipefail
+usage() {
+  echo "usage: $0 preview|up <stage> <output file>" >&2
+  exit 2
+}
+[ $# -eq 3 ] || usage
+command=$1 stage=$2 output=$3
+case $command in preview | up) ;; *) usage ;; esac
+if [[ ! $stage =~ ^[a-z][a-z0-9]{1,6}$ ]]; then
+  echo "the stage must be 2-7 lowercase letters or digits, starting with a letter (got '$stage')" >&2
+  exit 2
+fi
+cd "$(dirname "$0")/.."
+if [ ! -f "Pulumi.$stage.yaml" ]; then
+  echo "Pulumi.$stage.yaml does not exist: every stage is a stack file in the repository" >&2
+  exit 2
+fi
+: "${PULUMI_BACKEND_URL:?set the pipeline variable PULUMI_BACKEND_URL (azblob://<container>?storage_account=<account>, see README)}"
+: "${idToken:?the AzureCLI@2 step needs addSpnToEnvironment: true and a workload identity federation service connection}"
+
+# azure-native signs in with the federated token. The program's own calls (the PAT provider, smoke runs) and
+# the Databricks provider use the az login of this step (deployerCredential: azure_cli in the stack files).
+export ARM_USE_OIDC=true ARM_OIDC_TOKEN="$idToken" ARM_CLIENT_ID="$servicePrincipalId" ARM_TENANT_ID="$tenantId"
+ARM_SUBSCRIPTION_ID=$(az account show --query id --output tsv)
+export ARM_SUBSCRIPTION_ID
+# The federated token is valid for about 10 minutes; an access token bought with it lasts about an hour and
+# az caches it. Buy every audience the run needs now: ARM, Azure Databricks, Key Vault (secret deletes and
+# recoveries go through the vault's data plane) and Storage (the state). A run longer than the access
+# tokens' hour fails: see README, "The federated token is short-lived".
+vault_suffix=$(az cloud show --query suffixes.keyvaultDns --output tsv)
+az account get-access-token --output none
+az account get-access-token --resource 2ff814a6-3304-4ab8-85cb-cd0e6f879c1d --output none
+az account get-access-token --resource "https://vault${vault_suffix#.vault}" --output none
+az account get-access-token --resource https://storage.azure.com/ --output none
+
+pulumi login "$PULUMI_BACKEND_URL"
+# Stacks are created once, by hand, with the Key Vault secrets provider (README): a mistyped backend or
+# stage must fail here rather than start an empty stack.
+if ! pulumi stack select "$stage" 2>/dev/null; then
+  echo "stack $stage does not exist in $PULUMI_BACKEND_URL; create it once with" >&2
+  echo "  pulumi stack init $stage --secrets-provider \"azurekeyvault://<vault>.vault.azure.net/keys/<key>\"" >&2
+  echo "and commit the secretsprovider and encryptedkey lines it adds to Pulumi.$stage.yaml" >&2
+  exit 1
+fi
+
+case $command in
+  preview)
+    log=$(mktemp)
+    status=0
+    pulumi preview --stack "$stage" --diff --non-interactive > "$log" 2>&1 || status=$?
+    {
+      if [ "$status" -eq 0 ]; then
+        echo "### pulumi preview: stack \`$stage\`"
+      else
+        echo "### pulumi preview: stack \`$stage\` FAILED (exit $status)"
+      fi
+      echo
+      echo '<details><summary>Output</summary>'
+      echo
+      echo '```'
+      # Pulumi masks secrets in its output; the tail keeps the summary within a comment's size.
+      tail -c 50000 "$log"
+      echo '```'
+      echo '</details>'
+    } > "$output"
+    cat "$log"
+    exit "$status"
+    ;;
+  up)
+    pulumi up --stack "$stage" --yes --refresh --diff --non-interactive
+    pulumi stack output --stack "$stage" --json > "$output"
+    ;;
+esac

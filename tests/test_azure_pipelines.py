@@ -88,17 +88,24 @@ def script_of(step: dict[str, Any]) -> str | None:
     return None
 
 
+_OPERATORS = {";", ";;", "&", "&&", "|", "||", "(", ")", "{", "}"}
+
+
 def commands(script: str) -> list[list[str]]:
-    """Each simple command of a script, as words (pipes, ;, && and || separate commands)."""
+    """Each simple command of a script, as words: pipes, ;, && and || separate commands, quotes are kept."""
     found = []
     for line in script.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        for part in re.split(r"\s*(?:;|&&|\|\||\|)\s*", line):
-            words = shlex.split(part, comments=True)
-            if words:
-                found.append(words)
+        # `$#` is a variable, not the start of a comment.
+        lexer = shlex.shlex(line.replace("$#", "$ARGC"), posix=True, punctuation_chars=True)
+        lexer.whitespace_split = True
+        words: list[str] = []
+        for token in lexer:
+            if token in _OPERATORS:
+                found += [words] if words else []
+                words = []
+            else:
+                words.append(token)
+        found += [words] if words else []
     return found
 
 
@@ -228,7 +235,7 @@ def test_the_pulumi_cli_is_pinned_no_older_than_the_sdk():
     assert tuple(map(int, version.split(".")[:2])) >= tuple(map(int, floor.groups()))
 
 
-def test_smoke_runs_name_a_job_the_program_declares():
+def test_smoke_runs_name_a_job_and_a_pipeline_the_program_declares():
     names = set()
     for path in (REPO / "jobs").rglob("*"):
         if path.suffix == ".json":
@@ -237,8 +244,13 @@ def test_smoke_runs_name_a_job_the_program_declares():
             names.add(load(path).get("name"))
     for stage in RELEASE_STAGES:
         [job] = jobs_of(stages()[stage])
-        smoke = job["strategy"]["runOnce"]["deploy"]["steps"][0]["parameters"]["smokeJob"]
-        assert smoke in names, f"{stage}: smoke job {smoke!r} is not in jobs/ ({sorted(names)})"
+        parameters = job["strategy"]["runOnce"]["deploy"]["steps"][0]["parameters"]
+        assert parameters["smokeJob"] in names, f"{stage}: smoke job {parameters['smokeJob']!r} is not in jobs/"
+        pipeline_name = parameters.get("smokePipeline", "")
+        if stage == "dev":
+            assert pipeline_name == "", "dev's factory is git-linked: the program publishes no pipeline to run"
+        else:
+            assert (REPO / "factory" / "pipeline" / f"{pipeline_name}.json").is_file(), f"{stage}: {pipeline_name!r}"
 
 
 @pytest.mark.parametrize(

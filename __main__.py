@@ -202,6 +202,8 @@ factory_objects = FactoryObjects(
 )
 
 # 9. What consumers of the stage need (secret names, never secret values).
+# The cloud the stage lives in ("" = the public cloud): smoke runs and other consumers sign in there.
+pulumi.export("azure_authority_host", config.azure_authority_host or "")
 pulumi.export("workspace_url", workspace.workspace_url)
 pulumi.export("workspace_resource_id", workspace.workspace_resource_id)
 pulumi.export("key_vault_name", vault.vault_name)

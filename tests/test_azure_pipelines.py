@@ -269,3 +269,10 @@ def test_the_stage_script_needs_the_federated_token_of_the_azure_cli_step():
                             timeout=30, check=False,
                             env={"PATH": os.environ["PATH"], "PULUMI_BACKEND_URL": "azblob://state"})
     assert result.returncode != 0 and "addSpnToEnvironment" in result.stderr
+
+
+@pytest.mark.parametrize("stage", RELEASE_STAGES)
+def test_every_released_stack_signs_in_the_way_the_release_steps_do(stage):
+    """The AzureCLI@2 steps log az in; a stack whose program expected a client secret would fail every release."""
+    config = load(REPO / f"Pulumi.{stage}.yaml")["config"]
+    assert config.get("databricks-platform:deployerCredential") == "azure_cli"

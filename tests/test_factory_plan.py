@@ -90,7 +90,9 @@ def studio_plan(tmp_path_factory) -> dict:
     shutil.rmtree(program / "factory")
     shutil.copytree(STUDIO, program / "factory")
     stack = program / "Pulumi.test.yaml"
-    stack.write_text(stack.read_text().split("  # factory/")[0])  # the shipped examples' overrides
+    stack.write_text(stack.read_text().split("  # factory/")[0]  # the shipped examples' overrides
+                     # The folder's scoring notebook lives in a Databricks Repo, not in notebooks/.
+                     + "  databricks-platform:externalNotebooks: [/Repos/ml]\n")
     return plan_json("test", "--fill-computed", program_dir=program)
 
 
@@ -249,10 +251,16 @@ def test_against_shows_a_changed_pipelines_changed_paths(tmp_path):
     document = json.loads(pipeline.read_text())
     document["properties"]["activities"][1]["typeProperties"]["notebookPath"] = "/Shared/jit/02_transform_v2"
     pipeline.write_text(json.dumps(document, indent="\t"))
+    # The change adds the notebook it now runs: an activity must run a deployed notebook.
+    shutil.copy(repo / "notebooks" / "jit" / "02_transform.py", repo / "notebooks" / "jit" / "02_transform_v2.py")
     result = run_plan("--stack", "test", "--against", "main", program_dir=repo)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("Offline plan diff of stack test against main: 0 to add, 1 to change, 0 to remove")
+    assert result.stdout.startswith("Offline plan diff of stack test against main: 1 to add, 3 to change, 0 to remove")
+    assert "+ databricks:index/notebook:Notebook  notebooks-jit-02-transform-v2" in result.stdout
     assert "~ azure-native:datafactory:Pipeline  factory-objects-pl-pl_jit_notebook_chain" in result.stdout
+    # The trigger that runs the pipeline is stopped before the update and set to its state after it.
+    for gate in ("stopper", "runtime-state"):
+        assert f"factory-objects-tr-tr_daily_jit_chain-{gate}\n      fingerprint: " in result.stdout
     assert 'activities[1].notebookPath: "/Shared/jit/02_transform" => "/Shared/jit/02_transform_v2"' in result.stdout
 
 

@@ -209,7 +209,7 @@ def test_secrets_are_written_through_the_data_plane_as_the_deploying_identity(de
         assert inputs["vault_name"] == f"kv-dbp-{stage}"
         assert inputs["vault_uri"] == plan["outputs"]["key_vault_uri"]
         assert (inputs["tenant_id"], inputs["client_id"]) == (CLIENT_CONFIG["tenantId"], CLIENT_CONFIG["clientId"])
-        assert inputs["credential"] == "environment"
+        assert inputs["credential"] == "azure_cli"
         assert inputs["officer_assignment_id"] == standin_id(officer), "the plan shows what each secret relies on"
 
 

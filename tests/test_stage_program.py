@@ -1,10 +1,10 @@
-"""The real __main__.py under Pulumi's mocks, for dev and test: what a reviewer checks in a stage."""
+"""The real __main__.py under Pulumi's mocks, for every stage: what a reviewer checks in a stage."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.conftest import STAGES, one, resources_of, run_plan
+from tests.conftest import REPO, STAGES, one, resources_of, run_plan
 
 TAGGABLE = (
     "azure-native:resources:ResourceGroup",
@@ -148,7 +148,7 @@ def test_each_stage_mints_a_bounded_pat_for_the_deploying_principal(deployed_pla
     assert pat["workspace_url"] == deployed_plans[stage]["outputs"]["workspace_url"]
     assert pat["workspace_resource_id"] == deployed_plans[stage]["outputs"]["workspace_resource_id"]
     assert (pat["lifetime_days"], pat["rotate_before_days"]) == (90, 14)
-    assert pat["credential"] == "environment"
+    assert pat["credential"] == "azure_cli", "the stack files sign in as the release does, through az"
     # Ids default to the identity running `pulumi up` (getClientConfig's stand-ins here).
     assert pat["client_id"] == "00000000-0000-0000-0000-00000000c11e"
     assert pat["tenant_id"] == "00000000-0000-0000-0000-000000007e11"
@@ -204,3 +204,23 @@ def test_sovereign_authority_selects_the_databricks_provider_environment(authori
     from components.databricks_provider import azure_environment
 
     assert azure_environment(authority) == environment
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_output_the_ops_commands_read_is_one_the_program_exports(deployed_plans, stage):
+    """ops smoke and export-linked-services read `pulumi stack output --json`: a renamed output would break
+    every release's smoke run, and only there."""
+    import re
+
+    outputs = deployed_plans[stage]["outputs"]
+    read = set()
+    for module in ("ops/outputs.py", "ops/export_linked_services.py"):
+        text = (REPO / module).read_text()
+        read |= set(re.findall(r'checker\.get\("([a-z_]+)"', text))
+        read |= set(re.findall(r'OUTPUT_NAME = "([a-z_]+)"', text))
+    assert {"workspace_url", "job_ids", "data_factory_id", "data_factory_pipelines", "azure_authority_host",
+            "data_factory_linked_services"} <= read, "the parse above no longer finds what ops reads"
+    missing = read - set(outputs)
+    assert not missing, f"Pulumi.{stage}.yaml: ops reads outputs the program does not export: {missing}"
+    assert outputs["azure_authority_host"] == "", "the public cloud"
+    assert "pl_jit_notebook_chain" in outputs["data_factory_pipelines"]

@@ -108,7 +108,8 @@ def test_workspace_contents_use_the_workspace_provider_with_no_secret_in_config(
     provider = one(staged, "pulumi:providers:databricks")["inputs"]
     assert provider["host"] == "https://adb-1234567890123456.7.azuredatabricks.net"
     assert provider["azureWorkspaceResourceId"].endswith("/databricks-workspace")
-    assert provider["authType"] == "azure-client-secret"
+    # The stack files sign in through az, as the release pipeline's AzureCLI@2 steps do.
+    assert provider["authType"] == "azure-cli"
     assert "azureClientSecret" not in provider and "token" not in provider
 
 

@@ -25,16 +25,22 @@ import functools
 import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import pulumi.dynamic
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, UpdateResult
-from pulumi.runtime.rpc import UNKNOWN, unwrap_rpc_secret
+from pulumi.runtime.rpc import unwrap_rpc_secret
 
-from clients.identity import CREDENTIAL_KINDS
+from core.safe_load import shown
+from dynamic_providers.provider_inputs import (
+    DEFAULT_AUTHORITY_HOST,
+    DEFAULT_CREDENTIAL,
+    GUID,
+    https_origin,
+    identity_failures,
+    is_unknown,
+    matches,
+)
 
-DEFAULT_CREDENTIAL = "environment"
-DEFAULT_AUTHORITY_HOST = "login.microsoftonline.com"
 STARTED, STOPPED = "Started", "Stopped"
 ABSENT = "Absent"
 """What TriggerStopper records when there was no trigger to stop."""
@@ -48,44 +54,11 @@ STATE_INPUTS = (*STOPPER_INPUTS, "desired_state")
 STOPPER_OUTPUTS = ("found_state",)
 STATE_OUTPUTS = ("runtime_state",)
 
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]*$")
-_HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$")
 # ARM's and ADF's naming rules (REST API reference of resource groups, factories and triggers).
 _RESOURCE_GROUP = re.compile(r"^[-\w.()]{0,89}[-\w()]$")
 _FACTORY = re.compile(r"^(?=.{3,63}$)[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*$")
-_TRIGGER = re.compile(r"^[A-Za-z0-9_][^<>*#.%&:\\+?/]{0,259}$")
+_TRIGGER = re.compile(r"^[A-Za-z0-9_][^<>*#.%&:\\+?/\x00-\x1f\x7f]{0,259}$")
 MAX_FINGERPRINT = 256
-
-
-def _is_unknown(value: Any) -> bool:
-    return isinstance(value, str) and value == UNKNOWN
-
-
-def _https_origin(value: Any) -> str | None:
-    """`https://host[:port]` of a URL with no path, query or credentials, else None."""
-    if not isinstance(value, str):
-        return None
-    try:
-        parts = urlsplit(value.strip())
-        parts.port  # noqa: B018 - raises ValueError for a bad port
-    except ValueError:
-        return None
-    if parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment:
-        return None
-    if parts.path not in ("", "/") or parts.username or parts.password:
-        return None
-    return f"https://{parts.netloc.lower()}"
-
-
-def _authority_host(value: Any) -> str | None:
-    """A bare host (`login.microsoftonline.us`) or an https origin (`https://127.0.0.1:8443`), else None."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    value = value.strip().rstrip("/")
-    if "://" in value:
-        return _https_origin(value)
-    return value.lower() if _HOSTNAME.match(value) else None
 
 
 def _checked(news: Mapping[str, Any], keys: tuple[str, ...]) -> tuple[dict[str, Any], list[CheckFailure]]:
@@ -101,27 +74,22 @@ def _checked(news: Mapping[str, Any], keys: tuple[str, ...]) -> tuple[dict[str, 
         if key not in inputs:
             if required:
                 failures.append(CheckFailure(key, f"{key} is required: {allowed}"))
-        elif not _is_unknown(inputs[key]) and not ok(inputs[key]):
-            failures.append(CheckFailure(key, f"{key} must be {allowed}, got {inputs[key]!r}"))
+        elif not is_unknown(inputs[key]) and not ok(inputs[key]):
+            failures.append(CheckFailure(key, f"{key} must be {allowed}, got {shown(inputs[key])}"))
 
-    def matches(pattern: re.Pattern[str]) -> Callable[[Any], bool]:
-        return lambda value: isinstance(value, str) and bool(pattern.match(value))
+    def matching(pattern: re.Pattern[str]) -> Callable[[Any], bool]:
+        return lambda value: matches(pattern, value)
 
-    check("subscription_id", matches(_GUID), "the factory's subscription id (a GUID)")
-    check("resource_group_name", matches(_RESOURCE_GROUP), "the factory's resource group name (1-90 characters: "
+    check("subscription_id", matching(GUID), "the factory's subscription id (a GUID)")
+    check("resource_group_name", matching(_RESOURCE_GROUP), "the factory's resource group name (1-90 characters: "
           "letters, digits, - _ . ( ), not ending in a period)")
-    check("factory_name", matches(_FACTORY), "the data factory's name (3-63 letters, digits and single hyphens)")
-    check("trigger_name", matches(_TRIGGER), "the trigger's ADF name (up to 260 characters starting with a letter, "
+    check("factory_name", matching(_FACTORY), "the data factory's name (3-63 letters, digits and single hyphens)")
+    check("trigger_name", matching(_TRIGGER), "the trigger's ADF name (up to 260 characters starting with a letter, "
           "digit or _, none of < > * # . % & : \\ + ? /)")
-    check("tenant_id", matches(_TENANT), "the deploying identity's Entra ID tenant (a GUID or domain)")
-    check("credential", lambda value: value in CREDENTIAL_KINDS, f"one of {', '.join(CREDENTIAL_KINDS)}")
     # A service principal's credential names its application; a managed identity may be system-assigned, and
     # an `az login` session knows who it is.
-    check("client_id", matches(_GUID), "the deploying identity's application (client) id, a GUID",
-          required=inputs.get("credential") == "environment")
-    check("azure_authority_host", lambda value: _authority_host(value) is not None,
-          "an Entra ID authority host such as login.microsoftonline.us, or an https URL")
-    check("arm_endpoint", lambda value: _https_origin(value) is not None,
+    failures += identity_failures(inputs, client_id_required=inputs.get("credential") == "environment")
+    check("arm_endpoint", lambda value: https_origin(value) is not None,
           "an https URL of Azure Resource Manager such as https://management.usgovcloudapi.net", required=False)
     check("fingerprint", lambda value: isinstance(value, str) and 0 < len(value) <= MAX_FINGERPRINT,
           f"a non-empty string of at most {MAX_FINGERPRINT} characters (a hash of the trigger's and its "
@@ -130,18 +98,18 @@ def _checked(news: Mapping[str, Any], keys: tuple[str, ...]) -> tuple[dict[str, 
         check("desired_state", lambda value: isinstance(value, str) and value.title() in (STARTED, STOPPED),
               "Started or Stopped")
 
-    for key, normalise in (("azure_authority_host", _authority_host), ("arm_endpoint", _https_origin)):
-        if key in inputs and not _is_unknown(inputs[key]) and normalise(inputs[key]) is not None:
-            inputs[key] = normalise(inputs[key])
+    endpoint = inputs.get("arm_endpoint")
+    if not is_unknown(endpoint) and https_origin(endpoint) is not None:
+        inputs["arm_endpoint"] = https_origin(endpoint)
     state = inputs.get("desired_state")
-    if isinstance(state, str) and not _is_unknown(state) and state.title() in (STARTED, STOPPED):
+    if isinstance(state, str) and not is_unknown(state) and state.title() in (STARTED, STOPPED):
         inputs["desired_state"] = state.title()
     return inputs, failures
 
 
 def _same(key: str, old: Any, new: Any) -> bool:
     old, new = unwrap_rpc_secret(old), unwrap_rpc_secret(new)
-    if _is_unknown(new):
+    if is_unknown(new):
         return False
     if key in LOCATION_KEYS and isinstance(old, str) and isinstance(new, str):
         return old.lower() == new.lower()

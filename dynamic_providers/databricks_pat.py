@@ -40,16 +40,8 @@ from dynamic_providers.pat_inputs import (
     checked_inputs,
     is_unknown,
 )
+from dynamic_providers.provider_inputs import RedactedStr
 from dynamic_providers.token_model import HttpPolicy, Owner, PatError, Workspace, iso8601, parse_iso8601
-
-
-class _RedactedStr(str):
-    """A str whose repr hides it: the PAT in outputs stays out of any accidental repr or log of a dict."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "'[secret]'"
 
 
 def _inputs(props: Mapping[str, Any]) -> dict[str, Any]:
@@ -179,7 +171,7 @@ class DatabricksPatProvider(pulumi.dynamic.ResourceProvider):
         outs = {
             **inputs,
             "token_id": created.info.token_id,
-            "token_value": _RedactedStr(created.token_value),
+            "token_value": RedactedStr(created.token_value),
             **_token_times(created.info),
             "token_comment": created.comment,
         }
@@ -199,7 +191,7 @@ class DatabricksPatProvider(pulumi.dynamic.ResourceProvider):
             return ReadResult("", {})
         outs = {key: unwrap_rpc_secret(value) for key, value in props.items() if not key.startswith("__")}
         if "token_value" in outs:
-            outs["token_value"] = _RedactedStr(outs["token_value"])
+            outs["token_value"] = RedactedStr(outs["token_value"])
         outs.update(token_id=id_, **_token_times(info))
         return ReadResult(id_, outs)
 
@@ -208,7 +200,7 @@ class DatabricksPatProvider(pulumi.dynamic.ResourceProvider):
         # Only comment / rotate_before_days reach here (see diff): bookkeeping, no call to Databricks.
         outs = {**_inputs(news), **{key: unwrap_rpc_secret(olds[key]) for key in OUTPUT_KEYS if key in olds}}
         if "token_value" in outs:
-            outs["token_value"] = _RedactedStr(outs["token_value"])
+            outs["token_value"] = RedactedStr(outs["token_value"])
         return UpdateResult(outs)
 
     @_unchained("delete")

@@ -7,19 +7,23 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from pulumi.dynamic import CheckFailure
-from pulumi.runtime.rpc import UNKNOWN, unwrap_rpc_secret
+from pulumi.runtime.rpc import unwrap_rpc_secret
 
-from clients.identity import CREDENTIAL_KINDS
 from core.safe_load import shown
+from dynamic_providers.provider_inputs import (
+    DEFAULT_AUTHORITY_HOST,
+    DEFAULT_CREDENTIAL,
+    as_int,
+    https_origin,
+    identity_failures,
+    is_unknown,
+)
 
-DEFAULT_CREDENTIAL = "environment"
 DEFAULT_LIFETIME_DAYS = 90
 DEFAULT_ROTATE_BEFORE_DAYS = 14
 MAX_LIFETIME_DAYS = 730
-DEFAULT_AUTHORITY_HOST = "login.microsoftonline.com"
 FALLBACK_COMMENT = "pulumi DatabricksPat"
 
 # A change to any of these needs a new token (the old one keeps working until the new one exists).
@@ -45,55 +49,11 @@ OUTPUT_KEYS = (
     "created_by_id",
 )
 
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]*$")
-_HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$")
 _WORKSPACE_RESOURCE_ID = re.compile(
     r"^/subscriptions/[^/\x00-\x20\x7f]+/resourceGroups/[^/\x00-\x20\x7f]+"
     r"/providers/Microsoft\.Databricks/workspaces/[^/\x00-\x20\x7f]+$",
     re.IGNORECASE,
 )
-
-
-def is_unknown(value: Any) -> bool:
-    return isinstance(value, str) and value == UNKNOWN
-
-
-def as_int(value: Any) -> int | None:
-    """Whole numbers only; protobuf carries numbers as floats, so 90.0 is 90."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return None
-
-
-def _https_origin(url: Any) -> str | None:
-    """`https://host[:port]` of a workspace URL, or None when it is not one."""
-    if not isinstance(url, str):
-        return None
-    try:
-        parts = urlsplit(url.strip())
-        parts.port  # noqa: B018 - raises ValueError for a bad port
-    except ValueError:
-        return None
-    if parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment:
-        return None
-    if parts.path not in ("", "/") or parts.username or parts.password:
-        return None
-    return f"https://{parts.netloc.lower()}"
-
-
-def _authority_host(value: Any) -> str | None:
-    """A bare host (`login.microsoftonline.us`) or an https origin (`https://127.0.0.1:8443`), else None."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    value = value.strip().rstrip("/")
-    if "://" in value:
-        return _https_origin(value)
-    return value.lower() if _HOSTNAME.fullmatch(value) else None
 
 
 def checked_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[CheckFailure]]:
@@ -119,7 +79,7 @@ def checked_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[CheckF
             CheckFailure("workspace_url", "workspace_url is required (https://adb-….azuredatabricks.net)")
         )
     elif known("workspace_url"):
-        origin = _https_origin(inputs["workspace_url"])
+        origin = https_origin(inputs["workspace_url"])
         if origin is None:
             failures.append(
                 CheckFailure(
@@ -142,48 +102,7 @@ def checked_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[CheckF
                 )
             )
 
-    if "tenant_id" not in inputs:
-        failures.append(
-            CheckFailure("tenant_id", "tenant_id (the service principal's Entra ID tenant) is required")
-        )
-    elif known("tenant_id") and not (
-        isinstance(inputs["tenant_id"], str) and _TENANT.fullmatch(inputs["tenant_id"])
-    ):
-        failures.append(
-            CheckFailure(
-                "tenant_id", f"tenant_id must be a tenant GUID or domain, got {shown(inputs['tenant_id'])}"
-            )
-        )
-
-    if "client_id" not in inputs:
-        failures.append(
-            CheckFailure("client_id", "client_id (the service principal's application id) is required")
-        )
-    elif known("client_id") and not (
-        isinstance(inputs["client_id"], str) and _GUID.fullmatch(inputs["client_id"])
-    ):
-        failures.append(CheckFailure("client_id", f"client_id must be a GUID, got {shown(inputs['client_id'])}"))
-
-    if known("credential") and inputs["credential"] not in CREDENTIAL_KINDS:
-        failures.append(
-            CheckFailure(
-                "credential",
-                f"credential must be one of {', '.join(CREDENTIAL_KINDS)}, got {shown(inputs['credential'])}",
-            )
-        )
-
-    if known("azure_authority_host"):
-        host = _authority_host(inputs["azure_authority_host"])
-        if host is None:
-            failures.append(
-                CheckFailure(
-                    "azure_authority_host",
-                    "azure_authority_host must be a host such as login.microsoftonline.us or an https URL, "
-                    f"got {shown(inputs['azure_authority_host'])}",
-                )
-            )
-        else:
-            inputs["azure_authority_host"] = host
+    failures += identity_failures(inputs, client_id_required=True)
 
     lifetime = None
     if known("lifetime_days"):

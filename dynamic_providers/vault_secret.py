@@ -26,15 +26,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import pulumi
 import pulumi.dynamic
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, UpdateResult
-from pulumi.runtime.rpc import UNKNOWN, unwrap_rpc_secret
+from pulumi.runtime.rpc import unwrap_rpc_secret
 
-CREDENTIAL_KINDS = ("environment", "managed_identity", "azure_cli")
-DEFAULT_CREDENTIAL = "environment"
+from dynamic_providers.provider_inputs import (
+    DEFAULT_CREDENTIAL,
+    RedactedStr,
+    https_origin,
+    identity_failures,
+    is_unknown,
+)
+
 # Key Vault's own limits.
 MAX_VALUE_LENGTH = 25 * 1024
 MAX_TAGS = 15
@@ -54,53 +59,16 @@ OUTPUT_KEYS = ("version",)
 
 _SECRET_NAME = re.compile(r"[0-9A-Za-z-]{1,127}")
 _VAULT_NAME = re.compile(r"[A-Za-z][0-9A-Za-z-]{1,22}[0-9A-Za-z]")
-_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-_TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*")
-_HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*(:[0-9]{1,5})?")
 
 
 class VaultSecretError(Exception):
     """A VaultSecret operation failed; the text never holds the secret's value or a token."""
 
 
-class _RedactedStr(str):
-    """A str whose repr hides it: the value stays out of any accidental repr or log of a dict."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "'[secret]'"
-
-
-def _is_unknown(value: Any) -> bool:
-    return isinstance(value, str) and value == UNKNOWN
-
-
 def _vault_origin(value: Any) -> str | None:
-    """`https://host[:port]/` of a vault URI, or None when it is not one."""
-    if not isinstance(value, str):
-        return None
-    try:
-        parts = urlsplit(value.strip())
-        parts.port  # noqa: B018 - raises ValueError for a bad port
-    except ValueError:
-        return None
-    if parts.scheme != "https" or not parts.hostname or parts.path not in ("", "/"):
-        return None
-    if parts.query or parts.fragment or parts.username or parts.password:
-        return None
-    return f"https://{parts.netloc.lower()}/"
-
-
-def _authority_host(value: Any) -> str | None:
-    """A bare host (`login.microsoftonline.us`) or an https origin, normalised; None when neither."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    text = value.strip().rstrip("/")
-    if "://" in text:
-        origin = _vault_origin(text)
-        return origin.rstrip("/") if origin else None
-    return text.lower() if _HOST.fullmatch(text) else None
+    """`https://host[:port]/` of a vault URI (the form Key Vault gives it), or None when it is not one."""
+    origin = https_origin(value)
+    return f"{origin}/" if origin else None
 
 
 def _iso(moment: datetime) -> str:
@@ -126,12 +94,12 @@ def _checked(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[CheckFailure
     failures: list[CheckFailure] = []
 
     def known(key: str) -> bool:
-        return key in inputs and not _is_unknown(inputs[key])
+        return key in inputs and not is_unknown(inputs[key])
 
     def fail(key: str, reason: str) -> None:
         failures.append(CheckFailure(key, reason))
 
-    for key in ("vault_uri", "secret_name", "value", "tenant_id", "client_id"):
+    for key in ("vault_uri", "secret_name", "value"):
         if key not in inputs:
             fail(key, f"{key} is required")
 
@@ -178,20 +146,7 @@ def _checked(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[CheckFailure
             fail("tags", f"Key Vault tag names and values are at most {MAX_TAG_LENGTH} characters")
         else:
             inputs["tags"] = dict(sorted(tags.items()))
-    if known("tenant_id") and not (isinstance(inputs["tenant_id"], str) and _TENANT.fullmatch(inputs["tenant_id"])):
-        fail("tenant_id", f"tenant_id must be a tenant GUID or domain, got {str(inputs['tenant_id'])[:100]!r}")
-    if known("client_id") and not (isinstance(inputs["client_id"], str) and _GUID.fullmatch(inputs["client_id"])):
-        fail("client_id", f"client_id must be a GUID, got {str(inputs['client_id'])[:100]!r}")
-    if known("credential") and inputs["credential"] not in CREDENTIAL_KINDS:
-        fail("credential", f"credential must be one of {', '.join(CREDENTIAL_KINDS)}, got "
-                           f"{str(inputs['credential'])[:100]!r}")
-    if known("azure_authority_host"):
-        host = _authority_host(inputs["azure_authority_host"])
-        if host is None:
-            fail("azure_authority_host", "azure_authority_host must be a host such as login.microsoftonline.us or "
-                                         f"an https URL, got {str(inputs['azure_authority_host'])[:100]!r}")
-        else:
-            inputs["azure_authority_host"] = host
+    failures += identity_failures(inputs, client_id_required=True)
     return inputs, failures
 
 
@@ -201,7 +156,7 @@ def _inputs(props: Mapping[str, Any]) -> dict[str, Any]:
 
 def _changed(old: Any, new: Any) -> bool:
     old, new = unwrap_rpc_secret(old), unwrap_rpc_secret(new)
-    return _is_unknown(new) or old != new
+    return is_unknown(new) or old != new
 
 
 def _write_arguments(inputs: Mapping[str, Any]) -> dict[str, Any]:
@@ -290,7 +245,7 @@ class VaultSecretProvider(pulumi.dynamic.ResourceProvider):
         inputs = _inputs(props)
         with _vault(inputs, self.policy) as vault:
             written = vault.create(inputs["secret_name"], inputs.get("value", ""), **_write_arguments(inputs))
-        outs = {**inputs, "value": _RedactedStr(inputs.get("value", "")), "version": written.version}
+        outs = {**inputs, "value": RedactedStr(inputs.get("value", "")), "version": written.version}
         return CreateResult(_secret_id(inputs), outs)
 
     @_unchained("update")
@@ -302,7 +257,7 @@ class VaultSecretProvider(pulumi.dynamic.ResourceProvider):
             with _vault(inputs, self.policy) as vault:
                 written = vault.create(inputs["secret_name"], inputs.get("value", ""), **_write_arguments(inputs))
             version = written.version
-        return UpdateResult({**inputs, "value": _RedactedStr(inputs.get("value", "")), "version": version})
+        return UpdateResult({**inputs, "value": RedactedStr(inputs.get("value", "")), "version": version})
 
     @_unchained("read")
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -314,7 +269,7 @@ class VaultSecretProvider(pulumi.dynamic.ResourceProvider):
             return ReadResult("", {})
         outs = {
             **inputs,
-            "value": _RedactedStr(live.value),
+            "value": RedactedStr(live.value),
             "version": live.version,
             "tags": dict(sorted(live.tags.items())),
         }

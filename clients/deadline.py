@@ -158,11 +158,12 @@ class Deadline:
                 pass  # already closed, or never connected
 
 
-def pause(seconds: float, cap: float) -> None:
-    """Sleep ``seconds``, at most ``cap``; raise OutOfTime instead if that would end past the deadline."""
+def pause(seconds: float, cap: float, deadline: Deadline | None = None) -> None:
+    """Sleep ``seconds``, at most ``cap``; raise OutOfTime instead if that would end past the deadline (the
+    given one, else the current context's)."""
     wanted = max(float(seconds), 0.0)
     seconds = min(wanted, cap)
-    deadline = _current.get()
+    deadline = deadline or _current.get()
     if deadline is not None and seconds >= deadline.left():
         raise OutOfTime(
             f"waiting {wanted:.0f}s before retrying would pass the deadline", wanted_pause=wanted

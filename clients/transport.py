@@ -6,16 +6,38 @@ from typing import Any
 
 from azure.core.pipeline.transport import RequestsTransport
 
-from clients.deadline import pause
+from clients.deadline import Deadline, OutOfTime, current_deadline, pause
+
+# Shortest timeout an attempt is given, so a deadline reached mid-flight fails fast rather than oddly.
+_MIN_TIMEOUT = 0.01
 
 
 class DeadlineTransport(RequestsTransport):
-    """The transport of the Entra ID credentials. azure-core's retry policy sleeps through `sleep` (backoff and
-    an uncapped Retry-After): capped at ``max_pause`` and never past the deadline (OutOfTime instead)."""
+    """azure-core's transport held to the operation's deadline: no request is sent after it, each attempt's
+    connect and read timeouts are cut to the time left, and azure-core's pauses (backoff, an uncapped
+    Retry-After, a long-running operation's polling) are capped at ``max_pause`` and never sleep past it
+    (OutOfTime instead).
 
-    def __init__(self, *, max_pause: float, **kwargs: Any):
+    ``deadline``: the operation's, for a client whose calls may run on a thread of the SDK's own (a poller),
+    where the current context's deadline is not set; None: the current context's.
+    """
+
+    def __init__(self, *, max_pause: float, deadline: Deadline | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.max_pause = max_pause
+        self.deadline = deadline
+
+    def send(self, request: Any, **kwargs: Any) -> Any:
+        deadline = self.deadline or current_deadline()
+        if deadline is not None:
+            left = deadline.left()
+            if left <= 0:
+                raise OutOfTime(f"no request is sent after {deadline.out_of_time()}")
+            config = self.connection_config
+            kwargs["connection_timeout"] = min(kwargs.get("connection_timeout") or config.timeout,
+                                               max(left, _MIN_TIMEOUT))
+            kwargs["read_timeout"] = min(kwargs.get("read_timeout") or config.read_timeout, max(left, _MIN_TIMEOUT))
+        return super().send(request, **kwargs)
 
     def sleep(self, duration: float) -> None:
-        pause(duration, self.max_pause)
+        pause(duration, self.max_pause, self.deadline)

@@ -17,8 +17,6 @@ what to do; their text never holds a secret (the credential's secrets are scrubb
 
 from __future__ import annotations
 
-import re
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -31,10 +29,12 @@ from azure.core.exceptions import (
     ServiceResponseError,
 )
 from azure.core.pipeline.policies import RetryPolicy
-from azure.core.pipeline.transport import RequestsTransport
 
 from clients.datafactory import arm_endpoint_for, datafactory_client
+from clients.deadline import Deadline, OutOfTime
 from clients.identity import CredentialError, deployer_credential
+from clients.redaction import one_line, redact
+from clients.transport import DeadlineTransport
 
 STARTED, STOPPED = "Started", "Stopped"
 DESIRED_STATES = (STARTED, STOPPED)
@@ -45,7 +45,6 @@ NEEDED_ACTIONS = {
     "start": "Microsoft.DataFactory/factories/triggers/start/action",
     "stop": "Microsoft.DataFactory/factories/triggers/stop/action",
 }
-_BEARER = re.compile(r"(?i)bearer\s+[A-Za-z0-9._~+/=-]+")
 
 
 @dataclass(frozen=True)
@@ -62,6 +61,8 @@ class ArmPolicy:
     """azure-core's exponential backoff factor between attempts without Retry-After."""
     backoff_max: float = 20.0
     """Longest pause between attempts without Retry-After."""
+    retry_after_cap: float = 30.0
+    """Longest Retry-After honoured (or polling pause ARM asks for), so a throttled call never stalls long."""
     poll_interval: float = 5.0
     """Seconds between polls of a start or stop, unless ARM's Retry-After asks for another pause."""
     time_budget: float = 300.0
@@ -96,42 +97,6 @@ class TriggerError(Exception):
     """A trigger operation failed; the text names the trigger and what to do, and never holds a secret."""
 
 
-class OutOfTime(Exception):
-    """The operation's time budget ran out (raised inside the SDK's pipeline, so its retries stop at once)."""
-
-
-class Deadline:
-    """A point in monotonic time."""
-
-    def __init__(self, seconds: float):
-        self.seconds = seconds
-        self._end = time.monotonic() + seconds
-
-    def remaining(self) -> float:
-        return self._end - time.monotonic()
-
-
-class DeadlineTransport(RequestsTransport):
-    """azure-core's requests transport held to a deadline: no request is sent after it, each attempt's
-    timeouts are cut to the time left, and no pause (retry backoff, Retry-After, polling) sleeps past it."""
-
-    def __init__(self, deadline: Deadline, **kwargs: Any):
-        super().__init__(**kwargs)
-        self.deadline = deadline
-
-    def send(self, request: Any, **kwargs: Any) -> Any:
-        left = self.deadline.remaining()
-        if left <= 0:
-            raise OutOfTime(f"the time budget of {self.deadline.seconds:.0f}s ran out")
-        config = self.connection_config
-        kwargs["connection_timeout"] = min(kwargs.get("connection_timeout") or config.timeout, left)
-        kwargs["read_timeout"] = min(kwargs.get("read_timeout") or config.read_timeout, left)
-        return super().send(request, **kwargs)
-
-    def sleep(self, duration: float) -> None:
-        super().sleep(max(0.0, min(duration, self.deadline.remaining())))
-
-
 class IdempotentPostRetryPolicy(RetryPolicy):
     """azure-core's retry policy, retrying POST like GET: this client's only POSTs are trigger start and
     stop, which ADF treats as idempotent, so a 502 or a read timeout on them is worth another try."""
@@ -161,10 +126,11 @@ class TriggerApi:
         self.policy = policy or ArmPolicy()
         self.deadline = Deadline(self.policy.time_budget)
         self._client_id = client_id
-        self._secrets: tuple[str, ...] = ()
         self._endpoint = arm_endpoint_for(authority_host, arm_endpoint)
+        # The deadline is given explicitly: the SDK polls a long-running start or stop on a thread of its own.
         transport_options = {"connection_timeout": self.policy.connect_timeout,
-                             "read_timeout": self.policy.read_timeout}
+                             "read_timeout": self.policy.read_timeout,
+                             "max_pause": self.policy.retry_after_cap, "deadline": self.deadline}
         retries = {"retry_total": self.policy.max_retries, "retry_backoff_factor": self.policy.backoff_factor,
                    "retry_backoff_max": self.policy.backoff_max, "timeout": self.policy.time_budget}
         try:
@@ -175,19 +141,18 @@ class TriggerApi:
                 authority_host=authority_host,
                 environ=environ,
                 process_timeout=int(min(self.policy.read_timeout, self.policy.time_budget)),
-                transport=DeadlineTransport(self.deadline, **transport_options),
+                transport=DeadlineTransport(**transport_options),
                 **retries,
             )
         except CredentialError as error:
             raise TriggerError(f"{ref}: {error}") from None
-        self._secrets = self._credential.secrets
         try:
             self._client = datafactory_client(
                 self._credential,
                 ref.subscription_id,
                 authority_host=authority_host,
                 arm_endpoint=arm_endpoint,
-                transport=DeadlineTransport(self.deadline, **transport_options),
+                transport=DeadlineTransport(**transport_options),
                 retry_policy=IdempotentPostRetryPolicy(**retries),
                 polling_interval=self.policy.poll_interval,
             )
@@ -196,9 +161,12 @@ class TriggerApi:
             raise
 
     def __enter__(self) -> TriggerApi:
+        # Everything this thread sends (Entra ID, ARM) is cut off at the deadline, a trickling reply too.
+        self.deadline.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.deadline.__exit__(*exc)
         self.close()
 
     def close(self) -> None:
@@ -262,10 +230,9 @@ class TriggerApi:
         try:
             poller = begin(*self._where)
             # The poller's thread stops by the deadline on its own (the transport refuses to go past it).
-            poller.result(timeout=max(self.deadline.remaining(), 0.0) + 1.0)
+            poller.result(timeout=max(self.deadline.left(), 0.0) + 1.0)
             if not poller.done():
-                raise OutOfTime(f"the time budget of {self.deadline.seconds:.0f}s ran out while the "
-                                "operation was still running")
+                raise OutOfTime(f"{self.deadline.out_of_time()} while the operation was still running")
         except ResourceNotFoundError:
             raise TriggerGone from None
         except Exception as error:  # noqa: BLE001 - every failure becomes one safe TriggerError
@@ -274,17 +241,18 @@ class TriggerApi:
     # -- errors -----------------------------------------------------------------------------------
     def _failure(self, what: str, action: str, error: BaseException) -> TriggerError:
         reason = self._explain(action, error)
-        if self.deadline.remaining() <= 0 and not isinstance(error, OutOfTime):
-            # E.g. a read timeout cut short by the deadline: the budget, not the timeout, is what ran out.
-            reason = f"the time budget of {self.deadline.seconds:.0f}s ran out: {reason}"
-        return TriggerError(self._redact(f"{self.ref}: could not {what}: {reason}"))
+        if self.deadline.expired and not isinstance(error, OutOfTime):
+            # E.g. a read cut short by the deadline: the budget, not the timeout, is what ran out.
+            reason = f"{self.deadline.out_of_time()}: {reason}"
+        return TriggerError(redact(f"{self.ref}: could not {what}: {reason}"))
 
     def _explain(self, action: str, error: BaseException) -> str:
         if isinstance(error, OutOfTime):
-            return (f"{error}. ARM at {self._endpoint} is slow or throttling; the trigger may still be changing. "
-                    "Run `pulumi up` again, or look at the trigger in ADF Studio.")
+            budget = "" if "time_budget" in str(error) else f" (time_budget {self.deadline.budget:g}s)"
+            return (f"{error}{budget}. ARM at {self._endpoint} is slow or throttling; the trigger may still be "
+                    "changing. Run `pulumi up` again, or look at the trigger in ADF Studio.")
         if isinstance(error, ClientAuthenticationError) and error.status_code is None:
-            return f"no Entra ID token for ARM: {_one_line(str(error))}"
+            return f"no Entra ID token for ARM: {one_line(str(error))}"
         if isinstance(error, HttpResponseError):
             status, code, message = error.status_code, *_arm_error(error)
             text = f"HTTP {status} {code}: {message}" if code else f"HTTP {status}: {message}"
@@ -302,15 +270,8 @@ class TriggerApi:
                 return f"{text} (still failing after {self.policy.max_retries} retries). Run `pulumi up` again later."
             return f"{text}. ARM refused the call."
         if isinstance(error, ServiceRequestError | ServiceResponseError):
-            return f"ARM at {self._endpoint} did not answer ({type(error).__name__}: {_one_line(str(error))})"
-        return f"{type(error).__name__}: {_one_line(str(error))}"
-
-    def _redact(self, text: str) -> str:
-        for secret in self._secrets:
-            if secret:
-                text = text.replace(secret, "[redacted]")
-        return _BEARER.sub("Bearer [redacted]", text)
-
+            return f"ARM at {self._endpoint} did not answer ({type(error).__name__}: {one_line(str(error))})"
+        return f"{type(error).__name__}: {one_line(str(error))}"
 
 class TriggerGone(Exception):
     """A start or stop answered 404: the trigger was deleted meanwhile."""
@@ -321,9 +282,4 @@ def _arm_error(error: HttpResponseError) -> tuple[str, str]:
     code, message = getattr(odata, "code", None), getattr(odata, "message", None)
     if not message:
         message = (getattr(error, "message", None) or str(error)).split("\n")[0]
-    return code or "", _one_line(message)
-
-
-def _one_line(text: str, limit: int = 500) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return code or "", one_line(message)

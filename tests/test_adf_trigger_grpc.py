@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -406,7 +407,22 @@ def test_a_stalled_arm_or_entra_fails_the_operation_within_its_time_budget(stage
     assert raised.value.code() == grpc.StatusCode.UNKNOWN, raised.value.details()
     details = raised.value.details()
     assert f"trigger 'tr_daily' of factory '{stage.factory.name}'" in details
-    assert "time budget of 3s ran out" in details
+    assert "time_budget 3s" in details, "the message says what ran out: the operation's time budget"
+
+
+def test_an_arm_reply_that_trickles_in_byte_by_byte_ends_at_the_time_budget(stage: Stage):
+    """A read timeout applies to each receive: only a deadline on the whole operation ends this."""
+    stage.up(STOPPED)
+    stage.policy.update(read_timeout=60.0, connect_timeout=60.0, time_budget=3.0)
+    stage.cloud.arm.inject("triggers.get", Fault(trickle=0.5))
+    started = time.monotonic()
+    with pytest.raises(grpc.RpcError) as raised:
+        stage.engine.stub.Update(provider_pb2.UpdateRequest(
+            id=stage.state.id, urn=stage.urn("TriggerRuntimeState"), olds=stage.state.outputs,
+            news=stage.check("TriggerRuntimeState", stage.inputs("TriggerRuntimeState", desired_state=STARTED)),
+        ), timeout=45)
+    assert time.monotonic() - started < 3.0 + 2.0, "the reply would take minutes; the budget is 3 s"
+    assert "time_budget 3s" in raised.value.details()
 
 
 def test_a_refused_start_names_the_role_the_deploying_identity_needs_without_secrets_or_chained_causes(stage: Stage):

@@ -27,6 +27,9 @@ class Fault:
     process: bool = False
     body: bytes | None = None
     """A raw body for `status` instead of the API's JSON error, e.g. a gateway's HTML page."""
+    trickle: float = 0.0
+    """Serve the request, but send the reply one byte every `trickle` seconds: each receive is quick, the
+    whole reply takes as long as the server likes (only a deadline on the whole call ends it)."""
 
 
 class Faults:
@@ -56,7 +59,9 @@ class Faults:
         if fault.stall:
             self.released.wait(fault.stall)
         if fault.status is None:
-            return serve()
+            reply = serve()
+            reply.trickle = fault.trickle
+            return reply
         if fault.process:
             serve()
         if fault.body is not None:

@@ -3,8 +3,9 @@
 Program: a generated factory/ folder in ADF Studio's format (per 10 objects: 2 linked services, 4 datasets,
 3 pipelines of 3 activities, 1 trigger), read strictly, checked against the SDK, graphed and declared by
 FactoryLinkedServices and FactoryObjects (the path the stage program takes), with the program's two linked
-services. Bare: the same resource types registered with the same inputs, literal, nothing checked, no
-depends_on. Both run under the offline plan's mock runtime in a fresh process; each figure is the median of
+services and each trigger's two gate resources (TriggerStopper, TriggerRuntimeState). Bare: the same
+resources registered with the same inputs, literal, nothing checked, no components, no depends_on. Both run
+under the offline plan's mock runtime in a fresh process; each figure is the median of
 3 runs. Aim: ratio <= 1.15 at 500, linear growth.
 Run: .venv/bin/python benchmarks/factory_scale.py
 """
@@ -50,17 +51,25 @@ linked = FactoryLinkedServices("svc", FactoryLinkedServicesArgs(
     workspace_resource_id="/subscriptions/s/w", workspace_name="dbw-dbp-dev", subscription_id="s"))
 FactoryObjects("objs", FactoryObjectsArgs(
     folder=folder, publish=True, factory_name=factory.name, resource_group_name="rg-dbp-dev", subscription_id="s",
-    values=values, linked_services=linked.resources))
+    values=values, linked_services=linked.resources, deployer_tenant_id="t", deployer_client_id="c",
+    deployer_credential="azure_cli"))
 """
 
 BARE_MAIN = """
 import json
 from pathlib import Path
 from pulumi_azure_native import datafactory
+from dynamic_providers.trigger_gate import TriggerGateArgs, TriggerRuntimeState, TriggerStopper
 factory = datafactory.Factory("factory", factory_name="adf-dbp-dev", resource_group_name="rg-dbp-dev")
 for resource in json.loads((Path(__file__).parent / "resources.json").read_text()):
     getattr(datafactory, resource["type"])(resource["name"], factory_name=factory.name,
                                            resource_group_name="rg-dbp-dev", **resource["args"])
+    if resource["type"] == "Trigger":  # the program's two gate resources per trigger, registered plainly
+        gate = TriggerGateArgs(subscription_id="s", resource_group_name="rg-dbp-dev", factory_name="adf-dbp-dev",
+                               trigger_name=resource["args"]["trigger_name"], desired_state="Stopped",
+                               fingerprint="f" * 64, tenant_id="t", client_id="c", credential="azure_cli")
+        TriggerStopper(resource["name"] + "-stopper", gate)
+        TriggerRuntimeState(resource["name"] + "-runtime-state", gate)
 """
 
 
@@ -142,7 +151,8 @@ def _project(directory: Path) -> None:
 def program(root: Path, count: int) -> Path:
     directory = root / f"program-{count}"
     _project(directory)
-    for part in ("core", "components"):
+    # The program's code the factory path imports (the trigger gates are dynamic providers on clients/).
+    for part in ("core", "components", "dynamic_providers", "clients"):
         shutil.copytree(REPO / part, directory / part, ignore=shutil.ignore_patterns("__pycache__"))
     for folder, document in _objects(count):
         path = directory / "factory" / folder / f"{document['name']}.json"
@@ -160,6 +170,8 @@ def bare(root: Path, count: int, program_dir: Path) -> Path:
 
     directory = root / f"bare-{count}"
     _project(directory)
+    for part in ("core", "dynamic_providers", "clients"):  # what the plain gate resources import
+        shutil.copytree(REPO / part, directory / part, ignore=shutil.ignore_patterns("__pycache__"))
     values = FactoryValues(stage="dev", vault_uri="https://kv-dbp-dev.vault.azure.net/", key_vault_name="kv-dbp-dev",
                            workspace_url="https://adb-1.7.azuredatabricks.net", workspace_resource_id="/s/w",
                            pool_ids={"general": "pool-0001"}, job_ids={})
@@ -212,8 +224,10 @@ def main() -> None:
             program_dir = program(root, count)
             p_time, p_cpu, p_mem, p_count = measure(program_dir)
             b_time, b_cpu, b_mem, b_count = measure(bare(root, count, program_dir))
-            # + factory, 2 program-owned linked services (+ 2 components on the program's side)
-            assert b_count == count + 3 and p_count == count + 5, (p_count, b_count)
+            # + factory, 2 program-owned linked services, 2 gate resources per trigger (one trigger per 10
+            # objects), and on the program's side its 2 components
+            gates = 2 * (count // 10)
+            assert b_count == count + 3 + gates and p_count == count + 5 + gates, (p_count, b_count)
             print(f"{count:>8} {p_time:>10.2f} {b_time:>7.2f} {p_time / b_time:>6.2f} {p_cpu:>12.2f} {b_cpu:>9.2f}"
                   f" {p_cpu / b_cpu:>6.2f} {p_mem:>12.0f} {b_mem:>9.0f}")
     finally:

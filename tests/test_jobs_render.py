@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from core.errors import UserError
 from core.job_schema import check_job_settings
 from core.jobs import POOL_REF_PREFIX, RenderedJob, render_jobs, resolve_pool_refs
+from tests.fakes.tls import throwaway_private_key_pem
 
 REPO = Path(__file__).resolve().parent.parent
 VARIABLES = {"spark_version": "15.4.x-scala2.12", "schedule_pause_status": "PAUSED"}
@@ -567,7 +568,7 @@ def test_a_definition_linked_from_outside_jobs_is_refused_and_its_content_never_
 
 def test_a_template_linked_from_outside_templates_is_refused_and_its_content_never_printed(tmp_path):
     secret = tmp_path / "id_rsa"
-    secret.write_text("-----BEGIN PRIVATE KEY----- not json\n")
+    secret.write_text(throwaway_private_key_pem())
     root = write(tmp_path / "repo", {"jobs/a.yaml": "template: key.json.j2\nname: a\n"})
     (root / "templates" / "key.json.j2").symlink_to(secret)
     problem = one_problem(tmp_path / "repo", {})

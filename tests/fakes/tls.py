@@ -172,3 +172,11 @@ def make_client_certificate(directory: Path, *, password: str | None = None) -> 
         + certificate.public_bytes(serialization.Encoding.PEM)
     )
     return ClientCertificate(pem_path=pem_path, certificate=certificate, password=password)
+
+
+def throwaway_private_key_pem() -> str:
+    """A private key in PEM, generated now: for tests that check a key's text never reaches a message."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()

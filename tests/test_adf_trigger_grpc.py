@@ -10,9 +10,6 @@ that fails ends the run, as in Pulumi, leaving later steps' state as it was.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,16 +19,15 @@ from typing import Any
 import grpc
 import pytest
 from azure.core.exceptions import HttpResponseError
-from google.protobuf import json_format, struct_pb2
-from pulumi.dynamic.dynamic import serialize_provider
-from pulumi.runtime._serialization import _serialize
-from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
+from google.protobuf import struct_pb2
+from pulumi.runtime.proto import provider_pb2
 
 from dynamic_providers.adf_trigger import TriggerRuntimeStateProvider, TriggerStopperProvider
 from dynamic_providers.trigger_gate import definition_fingerprint
 from tests.fakes.arm import FakeFactory
 from tests.fakes.arm_triggers import STARTED, STOPPED, TriggerCloud, running_trigger_cloud, schedule_trigger
 from tests.fakes.faults import Fault
+from tests.provider_host import ProviderProcess, as_dict, provider_process, serialized_provider, struct
 
 REPO = Path(__file__).resolve().parent.parent
 TOKEN = "pulumi-python:dynamic/databricks-platform"
@@ -44,31 +40,6 @@ TRIGGER_ROUTES = ("triggers.get", "triggers.createOrUpdate", "triggers.delete", 
                   "triggers.operation", "pipelines.createOrUpdate")
 
 
-def struct(props: dict[str, Any]) -> struct_pb2.Struct:
-    message = struct_pb2.Struct()
-    message.update(props)
-    return message
-
-
-def as_dict(message: struct_pb2.Struct) -> dict[str, Any]:
-    return json_format.MessageToDict(message)
-
-
-def provider_string(provider: Any) -> str:
-    # Exactly what pulumi.dynamic.Resource stores in `__provider`.
-    serialized, _contains_secrets = _serialize(True, serialize_provider, provider)
-    return serialized
-
-
-@dataclass
-class ProviderProcess:
-    stub: provider_pb2_grpc.ResourceProviderStub
-    stderr_path: Path
-
-    def stderr(self) -> str:
-        return self.stderr_path.read_text(errors="replace")
-
-
 @pytest.fixture(scope="module")
 def cloud(tls_material) -> Iterator[TriggerCloud]:
     with running_trigger_cloud(tls_material) as trigger_cloud:
@@ -77,33 +48,9 @@ def cloud(tls_material) -> Iterator[TriggerCloud]:
 
 @pytest.fixture(scope="module")
 def engine(cloud: TriggerCloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProviderProcess]:
-    workdir = tmp_path_factory.mktemp("trigger-provider-process")
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("AZURE_", "ARM_", "IDENTITY_", "MSI_", "IMDS_", "PULUMI_"))}
-    env.pop("PYTHONPATH", None)
-    env.update(cloud.environ(), PULUMI_PROJECT="platform")
-    stderr_path = workdir / "stderr.txt"
-    with stderr_path.open("wb") as stderr:
-        # As the engine starts dynamic providers: in the project directory, where `python -m` finds the
-        # providers' module (they are pickled by reference), with no PYTHONPATH help.
-        process = subprocess.Popen([sys.executable, "-m", "pulumi.dynamic"], cwd=REPO, env=env,
-                                   stdout=subprocess.PIPE, stderr=stderr)
-    try:
-        assert process.stdout is not None
-        port = int(process.stdout.readline().decode().strip())
-        channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-        grpc.channel_ready_future(channel).result(timeout=20)
-        stub = provider_pb2_grpc.ResourceProviderStub(channel)
-        stub.Configure(provider_pb2.ConfigureRequest(args=struct({}), acceptSecrets=False))
-        yield ProviderProcess(stub=stub, stderr_path=stderr_path)
-        channel.close()
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    environ = {**cloud.environ(), "PULUMI_PROJECT": "platform"}
+    with provider_process(environ, tmp_path_factory.mktemp("trigger-provider-process")) as process:
+        yield process
 
 
 @pytest.fixture(autouse=True)
@@ -150,7 +97,8 @@ class Stage:
     def inputs(self, kind: str, **overrides: Any) -> dict[str, Any]:
         provider = {"TriggerStopper": TriggerStopperProvider,
                     "TriggerRuntimeState": TriggerRuntimeStateProvider}[kind](self.policy)
-        return {**self.cloud.inputs(self.factory, self.trigger, **overrides), "__provider": provider_string(provider)}
+        inputs = self.cloud.inputs(self.factory, self.trigger, **overrides)
+        return {**inputs, "__provider": serialized_provider(provider)}
 
     def check(self, kind: str, inputs: dict[str, Any]) -> struct_pb2.Struct:
         checked = self.engine.stub.Check(

@@ -7,53 +7,26 @@ does the same, with the provider process pointed at the loopback fakes through i
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
-from google.protobuf import json_format, struct_pb2
-from pulumi.dynamic.dynamic import serialize_provider
-from pulumi.runtime._serialization import _serialize
-from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
+from pulumi.runtime.proto import provider_pb2
 
 from dynamic_providers.databricks_pat import DatabricksPatProvider
 from tests.fakes import FakeCloud, Fault, running_fake_cloud
+from tests.provider_host import ProviderProcess, as_dict, provider_process, serialized_provider, struct
 
 REPO = Path(__file__).resolve().parent.parent
 URN = "urn:pulumi:dev::platform::pulumi-python:dynamic/databricks-platform:DatabricksPat::workspace-pat"
 FAST_POLICY = {"request_timeout": 2.0, "retry_after_cap": 0.3, "time_budget": 10.0}
 
 
-def serialized_provider() -> str:
-    # Exactly what pulumi.dynamic.Resource stores in `__provider` (before the engine unwraps the secret).
-    serialized, _contains_secrets = _serialize(True, serialize_provider, DatabricksPatProvider(FAST_POLICY))
-    return serialized
-
-
-def struct(props: dict[str, Any]) -> struct_pb2.Struct:
-    message = struct_pb2.Struct()
-    message.update(props)
-    return message
-
-
-def as_dict(message: struct_pb2.Struct) -> dict[str, Any]:
-    return json_format.MessageToDict(message)
-
-
-@dataclass
-class ProviderProcess:
-    stub: provider_pb2_grpc.ResourceProviderStub
-    stderr_path: Path
-
-    def stderr(self) -> str:
-        return self.stderr_path.read_text(errors="replace")
+def pat_provider() -> str:
+    return serialized_provider(DatabricksPatProvider(FAST_POLICY))
 
 
 @pytest.fixture(scope="module")
@@ -63,53 +36,20 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeCloud]:
 
 
 @contextmanager
-def provider_process(cloud: FakeCloud, workdir: Path, **environ: str) -> Iterator[ProviderProcess]:
-    """`python -m pulumi.dynamic` as the engine starts it, with the fake cloud's environment and ``environ``."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("AZURE_", "IDENTITY_", "MSI_", "PULUMI_", "ARM_"))
-    }
-    env.pop("PYTHONPATH", None)
-    env.update(cloud.environ(), PULUMI_PROJECT="platform")
-    env.update(environ)
-    stderr_path = workdir / "stderr.txt"
-    with stderr_path.open("wb") as stderr:
-        # As the engine starts dynamic providers: in the project directory, where `python -m` finds the
-        # provider's module (it is pickled by reference), with no PYTHONPATH help.
-        process = subprocess.Popen(
-            [sys.executable, "-m", "pulumi.dynamic"],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-        )
-    try:
-        assert process.stdout is not None
-        port = int(process.stdout.readline().decode().strip())
-        channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-        grpc.channel_ready_future(channel).result(timeout=20)
-        stub = provider_pb2_grpc.ResourceProviderStub(channel)
-        stub.Configure(provider_pb2.ConfigureRequest(args=struct({}), acceptSecrets=False))
-        yield ProviderProcess(stub=stub, stderr_path=stderr_path)
-        channel.close()
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+def pat_process(cloud: FakeCloud, workdir: Path, **environ: str) -> Iterator[ProviderProcess]:
+    """The engine's provider process with the fake cloud's environment and ``environ``."""
+    with provider_process({**cloud.environ(), "PULUMI_PROJECT": "platform", **environ}, workdir) as process:
+        yield process
 
 
 @pytest.fixture(scope="module")
 def engine_side(cloud: FakeCloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProviderProcess]:
-    with provider_process(cloud, tmp_path_factory.mktemp("provider-process")) as process:
+    with pat_process(cloud, tmp_path_factory.mktemp("provider-process")) as process:
         yield process
 
 
 def check(engine_side: ProviderProcess, inputs: dict[str, Any]) -> provider_pb2.CheckResponse:
-    news = struct({**inputs, "__provider": serialized_provider()})
+    news = struct({**inputs, "__provider": pat_provider()})
     return engine_side.stub.Check(provider_pb2.CheckRequest(urn=URN, olds=struct({}), news=news))
 
 
@@ -205,7 +145,7 @@ def test_engine_reads_and_deletes_a_token_as_another_admin_and_refuses_a_non_adm
     cloud.databricks.contributors = {cloud.client_id, admin_id}  # the non-admin is a plain workspace user
     cloud.databricks.add_user(non_admin_id)
     as_principal = {"AZURE_TENANT_ID": cloud.tenant_id}
-    with provider_process(
+    with pat_process(
         cloud, tmp_path, **as_principal, AZURE_CLIENT_ID=non_admin_id, AZURE_CLIENT_SECRET=non_admin_secret
     ) as non_admin:
         for call in (non_admin.stub.Read, non_admin.stub.Delete):
@@ -220,7 +160,7 @@ def test_engine_reads_and_deletes_a_token_as_another_admin_and_refuses_a_non_adm
 
     (tmp_path / "admin").mkdir()
     before = len(cloud.databricks.requests)
-    with provider_process(
+    with pat_process(
         cloud, tmp_path / "admin", **as_principal, AZURE_CLIENT_ID=admin_id, AZURE_CLIENT_SECRET=admin_secret
     ) as admin:
         read = admin.stub.Read(provider_pb2.ReadRequest(id=created.id, urn=URN, properties=created.properties))

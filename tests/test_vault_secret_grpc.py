@@ -7,24 +7,18 @@ property; it reaches the loopback Entra ID and Key Vault through its environment
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
-from google.protobuf import json_format, struct_pb2
-from pulumi.dynamic.dynamic import serialize_provider
-from pulumi.runtime._serialization import _serialize
-from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
+from pulumi.runtime.proto import provider_pb2
 
 from dynamic_providers.vault_secret import VaultSecretProvider
 from tests.fakes.key_vault import SECRETS_OFFICER, VaultCloud, running_vault_cloud
 from tests.fakes.tls import make_tls_material
+from tests.provider_host import ProviderProcess, as_dict, provider_process, serialized_provider, struct
 
 REPO = Path(__file__).resolve().parent.parent
 URN = (
@@ -35,25 +29,6 @@ FAST_POLICY = {"time_budget": 10.0, "read_timeout": 5.0, "retry_total": 1, "retr
 VAULT = "kv-dbp-test"
 
 
-def struct(props: dict[str, Any]) -> struct_pb2.Struct:
-    message = struct_pb2.Struct()
-    message.update(props)
-    return message
-
-
-def as_dict(message: struct_pb2.Struct) -> dict[str, Any]:
-    return json_format.MessageToDict(message)
-
-
-@dataclass
-class ProviderProcess:
-    stub: provider_pb2_grpc.ResourceProviderStub
-    stderr_path: Path
-
-    def stderr(self) -> str:
-        return self.stderr_path.read_text(errors="replace")
-
-
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VaultCloud]:
     with running_vault_cloud(make_tls_material(tmp_path_factory.mktemp("vault-tls"))) as vault_cloud:
@@ -62,35 +37,9 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VaultCloud]:
 
 @pytest.fixture(scope="module")
 def engine_side(cloud: VaultCloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProviderProcess]:
-    workdir = tmp_path_factory.mktemp("vault-provider-process")
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("AZURE_", "IDENTITY_", "MSI_", "PULUMI_", "ARM_"))
-    }
-    env.pop("PYTHONPATH", None)
-    env.update(cloud.environ(), PULUMI_PROJECT="databricks-platform")
-    stderr_path = workdir / "stderr.txt"
-    with stderr_path.open("wb") as stderr:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "pulumi.dynamic"], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=stderr
-        )
-    try:
-        assert process.stdout is not None
-        port = int(process.stdout.readline().decode().strip())
-        channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-        grpc.channel_ready_future(channel).result(timeout=20)
-        stub = provider_pb2_grpc.ResourceProviderStub(channel)
-        stub.Configure(provider_pb2.ConfigureRequest(args=struct({}), acceptSecrets=False))
-        yield ProviderProcess(stub=stub, stderr_path=stderr_path)
-        channel.close()
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    environ = {**cloud.environ(), "PULUMI_PROJECT": "databricks-platform"}
+    with provider_process(environ, tmp_path_factory.mktemp("vault-provider-process")) as process:
+        yield process
 
 
 def inputs(cloud: VaultCloud, **overrides: Any) -> dict[str, Any]:
@@ -113,7 +62,7 @@ def inputs(cloud: VaultCloud, **overrides: Any) -> dict[str, Any]:
 
 def check(engine_side: ProviderProcess, props: dict[str, Any]) -> provider_pb2.CheckResponse:
     # Exactly what pulumi.dynamic.Resource stores in `__provider` (before the engine unwraps the secret).
-    serialized, _ = _serialize(True, serialize_provider, VaultSecretProvider(FAST_POLICY))
+    serialized = serialized_provider(VaultSecretProvider(FAST_POLICY))
     news = struct({**props, "__provider": serialized})
     return engine_side.stub.Check(provider_pb2.CheckRequest(urn=URN, olds=struct({}), news=news))
 

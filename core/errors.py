@@ -6,7 +6,9 @@ traceback, and the offline plan turns them into one line per problem and exit st
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
+from typing import Any
 
 from pulumi.errors import RunError
 
@@ -40,3 +42,24 @@ def _bounded(problem: str) -> str:
         return problem
     cut = f"(message cut at {MAX_PROBLEM_CHARACTERS:,} of {len(problem):,} characters)"
     return f"{problem[:MAX_PROBLEM_CHARACTERS]}… {cut}"
+
+
+def described(value: Any) -> str:
+    """A value's kind and, for a scalar, its start: `string 'abc'`, `boolean true`, `an object`, `a list`."""
+    if isinstance(value, bool):
+        return f"boolean {str(value).lower()}"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    kind = {str: "string", int: "integer", float: "number"}.get(type(value), type(value).__name__)
+    return f"{kind} {shown(value, 40)}"
+
+
+def field_suggestion(key: Any, fields: Iterable[str]) -> str:
+    """`; did you mean 'x'?` for a field name close to ``key``, else `; allowed here: <every field>`."""
+    fields = list(fields)
+    close = difflib.get_close_matches(str(key)[:100], fields, n=1, cutoff=0.6)
+    if close:
+        return f"; did you mean {close[0]!r}?"
+    return f"; allowed here: {', '.join(sorted(fields))}"

@@ -8,7 +8,6 @@ template typo fail at render time with a JSON path, instead of being silently dr
 from __future__ import annotations
 
 import collections.abc
-import difflib
 import functools
 import inspect
 import sys
@@ -18,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from core.errors import shown
+from core.errors import described, field_suggestion, shown
 
 
 @dataclass(frozen=True)
@@ -133,7 +132,7 @@ def _check(value: Any, field: Field, path: str, problems: list[str]) -> Any:
         "float": isinstance(value, int | float) and not isinstance(value, bool),
     }[field.kind]
     if ok and field.kind == "int" and not -(2**63) <= value < 2**63:
-        problems.append(f"{path}: {_describe(value)} does not fit in 64 bits")
+        problems.append(f"{path}: {described(value)} does not fit in 64 bits")
     return value if ok else _wrong_type(value, field, path, problems)
 
 
@@ -142,7 +141,7 @@ def _check_object(value: dict, fields: Mapping[str, Field], path: str, problems:
     for key, item in value.items():
         name = key if key in fields else _provider_name(key, fields)
         if name is None:
-            problems.append(f"{_join(path, key)}: unknown field{_suggestion(key, fields)}")
+            problems.append(f"{_join(path, key)}: unknown field{field_suggestion(key, fields)}")
             continue
         if name in checked:
             problems.append(f"{_join(path, key)}: given twice, as {name!r} and as {key!r}; keep one")
@@ -168,28 +167,9 @@ def _provider_name(key: str, fields: Mapping[str, Field]) -> str | None:
     return None
 
 
-def _suggestion(key: str, fields: Mapping[str, Field]) -> str:
-    close = difflib.get_close_matches(str(key)[:100], list(fields), n=1, cutoff=0.6)
-    if close:
-        return f"; did you mean {close[0]!r}?"
-    return f"; allowed here: {', '.join(sorted(fields))}"
-
-
 def _wrong_type(value: Any, field: Field, path: str, problems: list[str]) -> Any:
-    problems.append(f"{path or '<document>'}: expected {_KIND_WORDS[field.kind]}, got {_describe(value)}")
+    problems.append(f"{path or '<document>'}: expected {_KIND_WORDS[field.kind]}, got {described(value)}")
     return value
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, bool):
-        return f"boolean {str(value).lower()}"
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, list):
-        return "a list"
-    text = shown(value, 40)
-    kind = {str: "string", int: "integer", float: "number"}.get(type(value), type(value).__name__)
-    return f"{kind} {text}"
 
 
 def _join(path: str, key: str) -> str:

@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from core.errors import described, field_suggestion
 from core.factory.kinds import Kind
 
 
@@ -269,7 +270,7 @@ class Checker:
             name = key if key in fields else _same_but_case(key, fields)
             if name is None:
                 self.problems.append(f"{where}: unknown property for {display(args_class.__name__)}; azure-native "
-                                     f"would drop it{_suggestion(key, fields)}")
+                                     f"would drop it{field_suggestion(key, fields)}")
                 continue
             if name in result:
                 self.problems.append(f"{where}: given twice, as {name!r} and as {key!r}; keep one")
@@ -288,7 +289,7 @@ class Checker:
         nested = merged.pop(container)
         where = join(path, container)
         if not isinstance(nested, dict):
-            self.problems.append(f"{where}: expected an object, got {_describe(nested)}")
+            self.problems.append(f"{where}: expected an object, got {described(nested)}")
             return
         base = _base_keys_by_class().get(args_class, frozenset()) if container == "typeProperties" else frozenset()
         for key, item in nested.items():
@@ -304,7 +305,7 @@ class Checker:
             origin[key] = join(where, key)
 
     def _wrong(self, value: Any, shape: Shape, path: str) -> Any:
-        self.problems.append(f"{path}: expected {_WORDS[shape.kind]}, got {_describe(value)}")
+        self.problems.append(f"{path}: expected {_WORDS[shape.kind]}, got {described(value)}")
         return value
 
 
@@ -322,22 +323,3 @@ def _same_but_case(key: str, fields: Mapping[str, Shape]) -> str | None:
 def _examples(index: Mapping[str, tuple[str, type]]) -> str:
     spellings = sorted(spelling for spelling, _ in index.values())
     return ", ".join(spellings[:6]) + (", ..." if len(spellings) > 6 else "")
-
-
-def _suggestion(key: str, fields: Mapping[str, Shape]) -> str:
-    close = difflib.get_close_matches(key, list(fields), n=1, cutoff=0.6)
-    if close:
-        return f"; did you mean {close[0]!r}?"
-    return f"; allowed here: {', '.join(sorted(fields))}"
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, bool):
-        return f"boolean {str(value).lower()}"
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, list):
-        return "a list"
-    text = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
-    kind = {str: "string", int: "integer", float: "number"}.get(type(value), type(value).__name__)
-    return f"{kind} {text}"

@@ -11,6 +11,7 @@ come back at once.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -128,11 +129,13 @@ class _Outcome:
     """A mandatory guard rail is violated (--policy): exit 1, the report on stdout says which."""
 
 
-def _guard_rails(args: argparse.Namespace, results: list[Any], policy_config: dict[str, Any]) -> _Outcome:
+def _guard_rails(results: list[Any], policy_config: dict[str, Any], program_dir: Path) -> _Outcome:
     """Each planned stack's guard-rail report, in the order the stacks were given."""
     from offline_plan.policy import check_plan
 
-    reports = [check_plan(r.plan, config=policy_config) for r in results if r.plan is not None]
+    # From the program's directory: a rule may read a file a resource uploads (a notebook's source).
+    with contextlib.chdir(program_dir):
+        reports = [check_plan(r.plan, config=policy_config) for r in results if r.plan is not None]
     return _Outcome("\n".join(report.text for report in reports), {r.stack: r.problems for r in results},
                     violated=any(report.mandatory_failed for report in reports))
 
@@ -145,7 +148,7 @@ def _plan(args: argparse.Namespace, request: _StackRequest, program_dir: Path,
 
     results = plan_stacks(program_dir, stacks, fill_computed=args.fill_computed)
     if policy_config is not None:
-        return _guard_rails(args, results, policy_config)
+        return _guard_rails(results, policy_config, program_dir)
     return _Outcome(*_plans_output(args, request, results))
 
 

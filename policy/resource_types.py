@@ -16,6 +16,8 @@ LINKED_SERVICE = "azure-native:datafactory:LinkedService"
 JOB = "databricks:index/job:Job"
 INSTANCE_POOL = "databricks:index/instancePool:InstancePool"
 CLUSTER = "databricks:index/cluster:Cluster"
+NOTEBOOK = "databricks:index/notebook:Notebook"
+WORKSPACE_CONF = "databricks:index/workspaceConf:WorkspaceConf"
 
 # Databricks resources whose tags reach the cloud (the VMs they start), and the input that holds them.
 DATABRICKS_TAG_INPUTS = {INSTANCE_POOL: "customTags", CLUSTER: "customTags", JOB: "tags"}

@@ -33,11 +33,13 @@ from policy.resource_types import (
     JOB,
     KEY_VAULT,
     LINKED_SERVICE,
+    NOTEBOOK,
     TRIGGER_RUNTIME_STATE,
     WORKSPACE,
+    WORKSPACE_CONF,
     azure_takes_tags,
 )
-from policy.secret_shapes import find_plaintext_secrets
+from policy.secret_shapes import find_plaintext_secrets, notebook_findings
 from policy.values import UNKNOWN, get, inputs_of, is_set, path_text, setting, stack_file, stage_of
 
 POLICY_PACK_NAME = "databricks-platform-guard-rails"
@@ -88,13 +90,25 @@ def _number(value: Any) -> float | None:
 
 
 def validate_pat_lifetime(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    """The stage's Databricks PAT expires within the cap (policy setting maxLifetimeDays, default 90)."""
+    """The stage's Databricks PAT, and any token the workspace lets anyone mint, expire within the cap (policy
+    setting maxLifetimeDays, default 90): the security analysis tool flags longer-lived tokens."""
+    cap = int(setting(args, "maxLifetimeDays", DEFAULT_MAX_PAT_LIFETIME_DAYS))
+    if args.resource_type == WORKSPACE_CONF:
+        workspace_cap = get(inputs_of(args), "customConfig", "maxTokenLifetimeDays")
+        if workspace_cap is UNKNOWN or workspace_cap is None:
+            return
+        # The workspace conf holds text ("90"), as the Databricks API does.
+        days = int(workspace_cap) if str(workspace_cap).isdigit() else None
+        if days is None or days <= 0 or days > cap:
+            report_violation(
+                f"The workspace lets new tokens live {workspace_cap} days (maxTokenLifetimeDays), beyond the "
+                f"{cap}-day cap: set {_key('workspaceMaxTokenLifetimeDays', args)} to {cap} or less.", None)
+        return
     if args.resource_type != DATABRICKS_PAT:
         return
     lifetime = inputs_of(args).get("lifetime_days", PAT_PROVIDER_DEFAULT_LIFETIME_DAYS)
     if lifetime is UNKNOWN:
         return
-    cap = int(setting(args, "maxLifetimeDays", DEFAULT_MAX_PAT_LIFETIME_DAYS))
     days = _number(lifetime)
     if days is None or days <= 0:
         report_violation(f"The Databricks PAT has no lifetime, so it would never expire: set "
@@ -284,8 +298,16 @@ def _secret_fix(args: ResourceValidationArgs, path: tuple) -> str:
 
 
 def validate_no_plaintext_secrets(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    """No input holds what looks like a credential in plain text (Key Vault secret values excepted)."""
-    for finding in find_plaintext_secrets(inputs_of(args), resource_type=args.resource_type):
+    """No input holds what looks like a credential in plain text (Key Vault secret values excepted), a deployed
+    notebook's text included."""
+    inputs = inputs_of(args)
+    if args.resource_type == NOTEBOOK:
+        for line, kind in notebook_findings(inputs.get("source")):
+            report_violation(
+                f"{inputs['source']} line {line} holds what looks like {kind} in plain text, uploaded to the "
+                f"workspace as notebook {inputs.get('path', args.name)!r}: read it at run time instead, from a "
+                "Databricks secret scope (dbutils.secrets.get) or Key Vault, and revoke the exposed one.", None)
+    for finding in find_plaintext_secrets(inputs, resource_type=args.resource_type):
         report_violation(
             f"{path_text(finding.path)} of {args.resource_type.rsplit(':', 1)[-1]} {args.name!r} holds what looks "
             f"like {finding.kind} in plain text, readable in the plan, the state and the portal: "
@@ -301,7 +323,7 @@ def validate_no_plaintext_secrets(args: ResourceValidationArgs, report_violation
 POLICIES: list[ResourceValidationPolicy] = [
     ResourceValidationPolicy(
         name="pat-lifetime-within-cap",
-        description="The stage's Databricks PAT expires within the lifetime cap.",
+        description="The stage's Databricks PAT, and tokens the workspace allows, expire within the lifetime cap.",
         validate=validate_pat_lifetime,
         enforcement_level=EnforcementLevel.MANDATORY,
         severity=Severity.HIGH,

@@ -497,3 +497,54 @@ def _computed(value):
     if isinstance(value, list):
         return [_computed(item) for item in value]
     return "<computed>" if value == UNKNOWN else value
+
+
+# --- what the review of the guard rails found --------------------------------------------------------------
+
+@BOTH
+@pytest.mark.parametrize(("cap", "violated"), [("90", False), ("30", False), ("365", True), ("730", True)])
+def test_a_workspace_that_lets_tokens_outlive_the_cap_is_a_violation_naming_its_key(build, cap, violated):
+    conf = build("databricks:index/workspaceConf:WorkspaceConf",
+                 {"customConfig": {"enableTokensConfig": "true", "maxTokenLifetimeDays": cap}})
+    found = violations(rules.validate_pat_lifetime, conf)
+    assert bool(found) == violated, found
+    if violated:
+        assert "databricks-platform:workspaceMaxTokenLifetimeDays in Pulumi.test.yaml" in found[0]
+
+
+def test_a_notebook_whose_text_holds_a_token_is_a_violation_naming_the_file_and_line(tmp_path, monkeypatch):
+    """The notebook's text is what the Notebook resource uploads: a token there reaches every workspace."""
+    pat = h.databricks_pat()
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "leaky.py").write_text(f"# Databricks notebook source\ntoken = '{pat}'\n")
+    (tmp_path / "notebooks" / "clean.py").write_text("# Databricks notebook source\nprint('hi')\n")
+    monkeypatch.chdir(tmp_path)  # the program's directory, where the engine and the offline plan run it
+    leaky = offline_args("databricks:index/notebook:Notebook", {"source": "notebooks/leaky.py", "path": "/Shared/x"})
+    [found] = violations(rules.validate_no_plaintext_secrets, leaky)
+    assert "notebooks/leaky.py line 2" in found and "Databricks personal access token" in found
+    assert pat not in found
+    clean = offline_args("databricks:index/notebook:Notebook", {"source": "notebooks/clean.py", "path": "/Shared/y"})
+    assert violations(rules.validate_no_plaintext_secrets, clean) == []
+
+
+@pytest.mark.parametrize("inputs", [
+    {"connectionString": "@concat('Server=tcp:', linkedService().server, ';User ID=loader;Password=', '')"},
+    {"baseParameters": {"token": "databricks-pat"}},
+    {"secret": "kv-scope/sql-password"},
+    {"secret": "0b5e1e2c-9f0e-4a52-9a43-2f6b3c1d7e11"},
+    {"connectionString": "Server=x;Password={{secrets/scope/sql}};"},
+], ids=["adf-expression", "secret-name", "secret-path", "guid", "databricks-secret-reference"])
+def test_names_references_and_expressions_are_not_plaintext_secrets(inputs):
+    assert violations(rules.validate_no_plaintext_secrets, offline_args(LINKED_SERVICE, inputs)) == []
+
+
+@pytest.mark.parametrize(("inputs", "kind"), [
+    ({"parameters": {"api_key": {"type": "SecureString", "defaultValue": "hunter2-hunter2"}}}, "SecureString"),
+    ({"connectionString": "Driver={ODBC};Server=x;Uid=u;Pwd={S3cr3t!};"}, "password in a connection string"),
+    ({"connectionString": "Server=x;Password=@Home2024!;"}, "password in a connection string"),
+    ({"headers": {"Authorization": "Bearer abcdefghijklmnop0123456789"}}, "bearer token"),
+    ({"headers": {"x-api-key": "0123456789abcdef0123456789abcdef"}}, "named 'x-api-key'"),
+], ids=["securestring-default", "odbc-braces", "at-sign-password", "bearer-header", "api-key-header"])
+def test_plaintext_credentials_in_every_form_are_found(inputs, kind):
+    [found] = violations(rules.validate_no_plaintext_secrets, offline_args(LINKED_SERVICE, inputs))
+    assert kind in found

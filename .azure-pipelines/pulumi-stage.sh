@@ -52,7 +52,7 @@ case $command in
   preview)
     log=$(mktemp)
     status=0
-    pulumi preview --stack "$stage" --diff --non-interactive > "$log" 2>&1 || status=$?
+    pulumi preview --stack "$stage" --diff --non-interactive --policy-pack policy > "$log" 2>&1 || status=$?
     {
       if [ "$status" -eq 0 ]; then
         echo "### pulumi preview: stack \`$stage\`"
@@ -72,7 +72,8 @@ case $command in
     exit "$status"
     ;;
   up)
-    pulumi up --stack "$stage" --yes --refresh --diff --non-interactive
+    # The guard rails again, now that every value is known (offline, some were only <computed>).
+    pulumi up --stack "$stage" --yes --refresh --diff --non-interactive --policy-pack policy
     pulumi stack output --stack "$stage" --json > "$output"
     ;;
 esac

@@ -276,3 +276,11 @@ def test_every_released_stack_signs_in_the_way_the_release_steps_do(stage):
     """The AzureCLI@2 steps log az in; a stack whose program expected a client secret would fail every release."""
     config = load(REPO / f"Pulumi.{stage}.yaml")["config"]
     assert config.get("databricks-platform:deployerCredential") == "azure_cli"
+
+
+def test_preview_and_up_run_the_guard_rails_with_every_value_known():
+    """Offline, values only the cloud knows are <computed> and cannot be judged: the pack judges them here."""
+    script = (TEMPLATES / "pulumi-stage.sh").read_text()
+    for command in ("pulumi preview", "pulumi up"):
+        [line] = [line for line in script.splitlines() if line.strip().startswith(command)]
+        assert "--policy-pack policy" in line, line

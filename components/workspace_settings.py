@@ -8,10 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_databricks as databricks
 
-from core.config import TokenUser
-
-# Display name of the group the program keeps for token use (see restrict_token_use).
-TOKEN_USERS_GROUP = "token-users"
+from core.config import TOKEN_USERS_GROUP, TokenUser
 
 
 @dataclass(frozen=True)

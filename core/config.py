@@ -175,6 +175,10 @@ class KeyVaultReader(_Model):
     name: str = Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")
 
 
+# The group the program keeps holding the right to create tokens (components/workspace_settings.py).
+TOKEN_USERS_GROUP = "token-users"
+
+
 class TokenUser(_Model):
     """A principal that may create personal access tokens, besides the workspace admins."""
 
@@ -185,8 +189,15 @@ class TokenUser(_Model):
     def _one_principal(self) -> TokenUser:
         if (self.service_principal is None) == (self.group is None):
             raise ValueError("give exactly one of servicePrincipal (an application id) or group (a display name)")
-        if self.group is not None and self.group.lower() == "admins":
+        group = (self.group or "").lower()
+        if group == "admins":
             raise ValueError("the admins group may always create tokens; list other principals only")
+        if group == "users":
+            raise ValueError("the users group is every user of the workspace: listing it lets everyone create "
+                             "tokens again; list the groups or service principals that need them")
+        if group == TOKEN_USERS_GROUP:
+            raise ValueError(f"{TOKEN_USERS_GROUP!r} is the group the program keeps for token rights (with nobody "
+                             "configured it holds them, empty); list other groups or service principals")
         return self
 
 
@@ -305,6 +316,12 @@ class StageConfig(_Model):
                 "workspaceTokenUsers: the deploying principal (deployerClientId) is a workspace admin and may "
                 "always create tokens; remove it from the list"
             )
+        unregistered = [user.service_principal for user in self.workspace_token_users
+                        if user.service_principal and user.service_principal not in applications]
+        if unregistered:
+            raise ValueError(f"workspaceTokenUsers: service principal(s) {', '.join(unregistered)} are not in "
+                             "workspacePrincipals; register them there, so the workspace knows them before it grants "
+                             "them tokens")
         return self
 
     def _check_data_factory(self, pools: list[str]) -> None:

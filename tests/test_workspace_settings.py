@@ -83,3 +83,13 @@ def test_token_users_name_one_principal_each_and_never_the_admins():
     assert "workspaceTokenUsers[2].user" in unknown
     [deployer] = _problems(deployerClientId=SP, workspaceTokenUsers=f'[{{"servicePrincipal": "{SP}"}}]')
     assert "deploying principal (deployerClientId)" in deployer
+
+
+@pytest.mark.parametrize(("entry", "says"), [
+    ('{"group": "users"}', "every user of the workspace"),
+    ('{"group": "token-users"}', "the group the program keeps"),
+    (f'{{"servicePrincipal": "{SP}"}}', "not in workspacePrincipals"),
+], ids=["everyone", "the-programs-own-group", "unregistered-principal"])
+def test_token_users_that_would_undo_the_restriction_or_fail_at_apply_are_refused(entry, says):
+    [problem] = _problems(workspaceTokenUsers=f"[{entry}]")
+    assert problem.startswith("Pulumi.test.yaml: ") and "workspaceTokenUsers" in problem and says in problem

@@ -174,6 +174,7 @@ factory = DataFactory(
         git_repo=config.data_factory_git_repo,
         tags=tags,
         global_parameters=factory_values.resolve(factory_folder.global_parameters),
+        user_assigned_identities=factory_folder.user_assigned_identities,
     ),
 )
 factory_reads_vault = vault.grant_secrets_user("factory", factory.principal_id)

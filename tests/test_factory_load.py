@@ -172,6 +172,25 @@ def test_a_global_parameter_whose_value_does_not_fit_its_type_is_named(root, par
     assert problem == f"factory/factory/adf-dev.json: properties.globalParameters.{expected}"
 
 
+@pytest.mark.parametrize(("resource_id", "expected"), [
+    ("/subscriptions/s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uami-a", None),
+    ("/SUBSCRIPTIONS/s/resourcegroups/rg/providers/microsoft.managedidentity/userassignedidentities/UAMI-A", None),
+    ("uami-a", "properties.typeProperties.resourceId: the ARM id of a user-assigned identity"),
+    ("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/st", "got string"),
+], ids=["id", "same-id-other-case", "bare-name", "not-an-identity"])
+def test_credentials_name_the_user_assigned_identities_the_factory_must_carry(root, resource_id, expected):
+    for name in ("cred_a", "cred_b"):
+        write(root, f"credential/{name}.json", {"name": name, "properties": {
+            "type": "ManagedIdentity", "typeProperties": {"resourceId": resource_id if name == "cred_a" else
+                "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uami-a"}}})
+    if expected is None:
+        [identity] = load(root).user_assigned_identities
+        assert identity.lower() == resource_id.lower(), "one identity, however each credential spells it"
+    else:
+        [problem] = problems(root)
+        assert problem.startswith("factory/credential/cred_a.json: ") and expected in problem
+
+
 def test_a_symbolic_link_loop_is_named_not_followed(root):
     (root / "pipeline").mkdir()
     (root / "pipeline" / "pl_a.json").symlink_to(root / "pipeline" / "pl_b.json")

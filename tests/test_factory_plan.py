@@ -189,6 +189,15 @@ def test_the_studio_folders_managed_network_and_private_endpoint_are_in_the_plan
                                                         "network"]
 
 
+def test_the_factory_carries_the_user_assigned_identity_its_credential_names(studio_plan, deployed_plans):
+    credential = json.loads((STUDIO / "credential" / "cred_uami_ingest.json").read_text())
+    uami = credential["properties"]["typeProperties"]["resourceId"]
+    identity = one(studio_plan, DF + "Factory")["inputs"]["identity"]
+    assert identity == {"type": "SystemAssigned,UserAssigned", "userAssignedIdentities": {uami: {}}}
+    shipped = one(deployed_plans["test"], DF + "Factory")["inputs"]["identity"]
+    assert shipped == {"type": "SystemAssigned"}, "no credential, no user-assigned identity"
+
+
 def test_change_data_capture_written_in_pascal_case_is_published_in_the_apis_spelling(studio_plan):
     cdc = published(studio_plan, "adfcdc", "cdc_erp_orders")
     source = json.loads((STUDIO / "adfcdc" / "cdc_erp_orders.json").read_text())["properties"]

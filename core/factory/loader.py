@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -78,6 +79,9 @@ class FactoryFolder:
     """Desired runtime state of each trigger in this stage, Started or Stopped."""
     ignored: tuple[str, ...] = ()
     """Files recognised and deliberately not published, each with the reason."""
+    user_assigned_identities: tuple[str, ...] = ()
+    """ARM ids of the user-assigned identities factory/'s credentials name (one spelling each): ADF accepts
+    such a credential only from a factory the identity is assigned to, so the stage's factory carries them."""
     _by_key: dict[ObjectKey, FactoryObject] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -264,6 +268,7 @@ def load_factory(
         loader.problems.append(f"{sources[0]}: reference cycle {shown} (also in {', '.join(sources[1:]) or 'itself'}); "
                                "ADF objects cannot depend on each other in a circle")
     trigger_states = _trigger_states(loader, objects)
+    identities = _user_assigned_identities(loader, objects)
     if notebooks is not None:
         # Checked in every stage: a git-linked dev factory runs the same pipelines on dev's workspace.
         references = [(f"{obj.source}: {where}", path) for obj in objects.values() if obj.kind is k.PIPELINE
@@ -277,7 +282,7 @@ def load_factory(
         return FactoryFolder((), global_parameters, trigger_states, tuple(loader.ignored))
     order = topological_order({key: obj.references for key, obj in objects.items()})
     return FactoryFolder(tuple(objects[key] for key in order), global_parameters, trigger_states,
-                         tuple(loader.ignored))
+                         tuple(loader.ignored), identities)
 
 
 def _arguments(kind: k.Kind, reshaped: Any) -> dict[str, Any]:
@@ -419,6 +424,39 @@ def _global_parameter_problems(parameters: Mapping[str, Any]) -> list[str]:
 
 _GLOBAL_WORDS = {"string": "a string", "int": "a whole number", "float": "a number", "bool": "true or false",
                  "array": "a list", "object": "an object"}
+
+
+# /subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.ManagedIdentity/userAssignedIdentities/<name>
+_IDENTITY_ID = re.compile(r"/subscriptions/[^/\s]+/resourceGroups/[^/\s]+/providers/"
+                          r"Microsoft\.ManagedIdentity/userAssignedIdentities/[^/\s]+", re.IGNORECASE)
+
+
+def _user_assigned_identities(loader: _Loader, objects: Mapping[ObjectKey, FactoryObject]) -> tuple[str, ...]:
+    found = set()
+    for obj in objects.values():
+        properties = obj.arguments.get("properties")
+        if obj.kind is not k.CREDENTIAL or not isinstance(properties, dict):
+            continue
+        if str(properties.get("type", "")).lower() != "managedidentity":
+            continue
+        # Typed: typeProperties flattened into properties; as written: nested as in the file.
+        settings = properties.get("typeProperties") if obj.as_written else properties
+        resource_id = settings.get("resourceId") if isinstance(settings, dict) else None
+        if resource_id is None:
+            continue  # the factory's own (system-assigned) identity
+        if not isinstance(resource_id, str) or not _IDENTITY_ID.fullmatch(resource_id):
+            loader.problems.append(
+                f"{obj.source}: properties.typeProperties.resourceId: the ARM id of a user-assigned identity "
+                "(/subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.ManagedIdentity/"
+                f"userAssignedIdentities/<name>), the same in every stage or set per stage by an override; got "
+                f"{described(resource_id)}")
+            continue
+        found.add(resource_id)
+    # ARM ids ignore case: one identity however it is written, kept in one (deterministic) spelling.
+    spelling: dict[str, str] = {}
+    for resource_id in sorted(found):
+        spelling.setdefault(resource_id.lower(), resource_id)
+    return tuple(sorted(spelling.values(), key=str.lower))
 
 
 def _trigger_states(loader: _Loader, objects: Mapping[ObjectKey, FactoryObject]) -> dict[str, str]:

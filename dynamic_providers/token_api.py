@@ -212,7 +212,7 @@ class TokenSession:
             token_id = replies.token_id_of(entry)
             if token_id is None:
                 unreadable += 1
-            elif names:
+            elif names or token_id == keep:  # the token in hand is this create's, whatever its comment reads
                 found.append(token_id)
             else:
                 uncommented.append(token_id)

@@ -171,14 +171,11 @@ def _write_arguments(inputs: Mapping[str, Any]) -> dict[str, Any]:
 def _vault(inputs: Mapping[str, Any], policy: Mapping[str, float]) -> Any:
     from clients.identity import deployer_credential
     from clients.key_vault import VaultPolicy, VaultSecrets
-    from clients.redaction import install_log_redaction
     from clients.transport import DeadlineTransport
 
     for key in ("vault_uri", "secret_name", "tenant_id", "client_id"):
         if not inputs.get(key):
             raise VaultSecretError(f"VaultSecret input {key!r} is missing")
-    # azure-identity's own WARNING lines can quote what Entra ID answered: every record is redacted.
-    install_log_redaction()
     limits = VaultPolicy(**policy)
     credential = deployer_credential(
         inputs.get("credential") or DEFAULT_CREDENTIAL,

@@ -237,3 +237,11 @@ def test_a_comment_at_the_limit_is_taken_whole(cloud: FakeCloud):
     comment = "é" * MAX_COMMENT_LENGTH
     created = create(cloud, comment)
     assert cloud.databricks.tokens[created.info.token_id].comment.startswith(comment + " [")
+
+
+def test_a_retried_create_keeps_its_token_when_only_that_token_is_listed_without_a_comment(cloud: FakeCloud):
+    # The first attempt minted nothing (plain 503); the token in hand is known by id, whatever its comment reads.
+    cloud.databricks.inject("create", Fault(status=503, retry_after="0"))
+    cloud.databricks.inject("list", listed_as(lambda info: {**info, "comment": None}))
+    created = create(cloud, "pulumi p/s/only-one")
+    assert live_ids(cloud) == {created.info.token_id}

@@ -31,16 +31,13 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-import requests
-from databricks.sdk.errors import DatabricksError
-from databricks.sdk.errors.platform import STATUS_CODE_MAPPING
-
-from clients.databricks import DeadlineClock, RedirectRefused, last_status, workspace_client
+from clients.databricks import DeadlineClock, workspace_client
 from clients.deadline import Deadline, OutOfTime, current_deadline
 from clients.identity import DATABRICKS_SCOPE, EntraTokens, identities_at_hand, management_scope_for
 from clients.identity import CredentialError as IdentityError
-from clients.redaction import REDACTOR, install_log_redaction, one_line
+from clients.redaction import REDACTOR, install_log_redaction
 from dynamic_providers import token_replies as replies
+from dynamic_providers.token_failures import explain
 from dynamic_providers.token_model import (
     CreatedToken,
     CredentialError,
@@ -55,20 +52,11 @@ from dynamic_providers.token_model import (
 )
 
 _T = TypeVar("_T")
-_STATUS_OF = {error_class: status for status, error_class in STATUS_CODE_MAPPING.items()}
 GONE = "RESOURCE_DOES_NOT_EXIST"
 _ADMISSION_ADVICE = (
     " — check that the service principal is a user of the workspace, or set workspace_resource_id so that a "
     "Contributor on the workspace is admitted with its management token"
 )
-
-
-def _status_of(error: DatabricksError) -> int | None:
-    """The HTTP status of the reply the error came from (databricks-sdk keeps only a class per status)."""
-    status = last_status()
-    if status is not None and status >= 400:
-        return status
-    return next((_STATUS_OF[cls] for cls in type(error).__mro__ if cls in _STATUS_OF), None)
 
 
 @dataclass(frozen=True)
@@ -379,7 +367,10 @@ class TokenSession:
         except IdentityError as error:
             raise CredentialError(str(error)) from None
         except Exception as error:  # noqa: BLE001 - every failure becomes a message; none is chained
-            reason, status, error_code = self._reason(error)
+            deadline = current_deadline() or self._deadline
+            reason, status, error_code = explain(
+                error, deadline=deadline, policy=self._policy, attempts=self._clock.pauses + 1
+            )
             if operation == "client set-up" and isinstance(error, OutOfTime):
                 # The SDK's discovery probe retries on its own until the deadline; its failures stay inside it.
                 reason = (
@@ -390,55 +381,6 @@ class TokenSession:
             if status in (401, 403) and operation in ("token/create", "token/list", "client set-up"):
                 text += _ADMISSION_ADVICE
             raise TokenApiError(text, status=status, error_code=error_code, reason=reason) from None
-
-    def _reason(self, error: BaseException, *, count: bool = True) -> tuple[str, int | None, str | None]:
-        """What went wrong, in words; the HTTP status and Databricks error_code when there were some."""
-        deadline = current_deadline() or self._deadline
-        attempts = self._clock.pauses + 1
-        gave_up = f" (gave up after {attempts} attempts)" if count and attempts > 1 else ""
-        last = error.__context__ or error.__cause__
-        if isinstance(error, OutOfTime | TimeoutError) and isinstance(last, Exception):
-            if not isinstance(last, DatabricksError) and deadline.expired:
-                return f"no reply before {deadline.out_of_time()}", None, None
-            reason, status, error_code = self._reason(last, count=False)
-            asked = getattr(last, "retry_after_secs", None)
-            past = f"the next attempt would start past the deadline (time_budget {deadline.budget:g}s)"
-            if isinstance(error, OutOfTime) and isinstance(asked, int) and asked > self._policy.retry_after_cap:
-                why = f"Retry-After asked for {asked}s, capped at {self._policy.retry_after_cap:g}s, and {past}"
-            elif isinstance(error, OutOfTime) and error.wanted_pause is not None:
-                why = past
-            else:
-                why = deadline.out_of_time()
-            return f"{reason}; gave up after {attempts} attempt(s): {why}", status, error_code
-        if isinstance(error, DatabricksError):
-            status, error_code = _status_of(error), error.error_code
-            # For 401/403 the SDK appends its config and environment variable names; for a body it cannot
-            # parse, a bug-report invitation and the whole request log: noise here.
-            message = str(error).split(". Config: ")[0].split(" This is likely a bug")[0]
-            prefix = f"HTTP {status}" if status else "HTTP error"
-            text = f"{prefix} {error_code}: {one_line(message)}" if error_code else f"{prefix}: {one_line(message)}"
-            return text + gave_up, status, error_code
-        if isinstance(error, RedirectRefused):
-            location = one_line(error.location, 200)
-            reason = f"was redirected (HTTP {error.status}) to {location}; is workspace_url the workspace's URL?"
-            return reason, error.status, None
-        if deadline.expired or isinstance(error, OutOfTime):
-            return f"no reply before {deadline.out_of_time()}", None, None
-        timeout = min(self._policy.request_timeout, self._policy.time_budget)
-        if isinstance(error, requests.exceptions.ConnectTimeout):
-            return f"could not connect within the {timeout:g}s request timeout{gave_up}", None, None
-        if isinstance(error, requests.exceptions.ReadTimeout):
-            return f"no reply within the {timeout:g}s request timeout{gave_up}", None, None
-        if isinstance(error, requests.exceptions.SSLError):
-            return f"TLS error: {one_line(error, 300)}{gave_up}", None, None
-        if isinstance(error, requests.exceptions.ChunkedEncodingError) or "Connection aborted" in str(error):
-            return f"the connection broke before the reply was complete{gave_up}", None, None
-        if isinstance(error, requests.exceptions.ConnectionError):
-            detail = one_line(str(error).rpartition(": ")[2].rstrip("'\")"), 200)
-            return f"could not connect ({detail}){gave_up}", None, None
-        if isinstance(error, requests.exceptions.JSONDecodeError):
-            return f"answered with a body that is not JSON ({one_line(error, 200)})", None, None
-        return f"{type(error).__name__}: {one_line(error, 300)}", None, None
 
 
 def _path(token_id: str) -> str:

@@ -12,11 +12,12 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
-from core.config import PROJECT, parse_stage_config
+from core.config import PROJECT, StageConfig, config_keys, parse_stage_config
 from core.errors import UserError
 from offline_plan.stack_config import StackConfigError, load_stack_config
-from tests.conftest import copy_program, plan_json, run_plan
+from tests.conftest import REPO, copy_program, plan_json, run_plan
 
 
 def stack_values(tmp_path: Path, config_lines: str, project_config: str = "") -> dict[str, str]:
@@ -156,3 +157,13 @@ def test_a_boolean_setting_takes_true_or_false_only(text):
 def test_a_2mb_integer_is_refused_promptly_by_its_start_and_length():
     [problem] = problems({"jobsTimeoutSeconds": "9" * 2_000_000})
     assert "(2,000,000 characters)" in problem and len(problem) < 400
+
+
+def test_every_integer_and_boolean_setting_is_declared_with_the_type_pulumi_checks():
+    # The program's own integer/boolean forms mirror Pulumi's check of a declared type: both must apply.
+    declared = yaml.safe_load((REPO / "Pulumi.yaml").read_text())["config"]
+    kinds = {key: StageConfig.model_fields[field].annotation for key, field in config_keys().items()}
+    assert {key for key, kind in kinds.items() if kind is int} == {
+        key for key, declaration in declared.items() if declaration.get("type") == "integer"}
+    assert {key for key, kind in kinds.items() if kind is bool} == {
+        key for key, declaration in declared.items() if declaration.get("type") == "boolean"}

@@ -478,19 +478,28 @@ def _validate(values: dict[str, Any], stack: str, source: str, found: list[str],
 def _describe(error: ValidationError, source: str, values: Mapping[str, Any],
               where: Callable[[str], str]) -> list[str]:
     problems = []
+    per_key: dict[str, int] = {}
     for item in error.errors(include_url=False):
         location = item["loc"]
         if not location:  # the checks across keys: each message names its keys
             problems += [f"{source}: {line}" for line in item["msg"].removeprefix("Value error, ").split(_ACROSS_KEYS)]
             continue
         key = str(location[0])
+        per_key[key] = per_key.get(key, 0) + 1
+        if per_key[key] > MAX_PROBLEMS_PER_KEY:  # a list of 100,000 bad entries: the first few say what is wrong
+            continue
         path = key + "".join(f"[{part}]" if isinstance(part, int) else f".{shown_name(str(part))}"
                              for part in location[1:])
         message = item["msg"].removeprefix("Value error, ")
         given = values.get(key)
         got = f" (got {shown(given)})" if given is not None and not isinstance(given, dict | list) else ""
         problems.append(f"{where(f'{PROJECT}:{key}')}: {PROJECT}:{path}: {message}{got}")
+    problems += [f"{where(f'{PROJECT}:{key}')}: {PROJECT}:{key}: and {count - MAX_PROBLEMS_PER_KEY:,} more "
+                 "problems like these" for key, count in per_key.items() if count > MAX_PROBLEMS_PER_KEY]
     return problems
+
+
+MAX_PROBLEMS_PER_KEY = 10
 
 
 def load_stage_config(problems: list[str] | None = None) -> StageConfig:

@@ -213,3 +213,10 @@ def test_tag_names_with_a_character_azure_forbids_are_refused(character):
 def test_tag_names_up_to_512_and_values_up_to_256_characters_with_inner_spaces_are_accepted():
     tags = {"cost center": "v" * 256, "n" * 512: "x"}
     assert config(tags=json.dumps(tags)).tags == tags
+
+
+def test_a_list_of_thousands_of_bad_entries_names_the_first_ten_and_counts_the_rest():
+    found = problems(keyVaultAllowedIpRanges=json.dumps([f"10.0.{index // 256}.{index % 256}"
+                                                         for index in range(5000)]))
+    assert len(found) == 11 and all("RFC 1918" in line for line in found[:10])
+    assert found[-1] == f"Pulumi.test.yaml: {PROJECT}:keyVaultAllowedIpRanges: and 4,990 more problems like these"

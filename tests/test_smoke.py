@@ -388,11 +388,11 @@ def test_a_missing_outputs_file_exits_2_in_one_line(cloud, tmp_path):
     assert result.stderr.count("\n") == 1 and "no such file" in result.stderr and "nowhere.json" in result.stderr
     assert result.stdout == ""
     directory = smoke(cloud, "--job", "smoke", outputs=tmp_path)
-    assert directory.code == 2 and "cannot read the outputs file" in directory.stderr
+    assert directory.code == 2 and "is a directory, not a regular file" in directory.stderr
     binary = tmp_path / "outputs.bin"
     binary.write_bytes(b"\xff\xfe\x00garbage")
     unreadable = smoke(cloud, "--job", "smoke", outputs=binary)
-    assert unreadable.code == 2 and unreadable.stderr.count("\n") == 1 and "not JSON" in unreadable.stderr
+    assert unreadable.code == 2 and unreadable.stderr.count("\n") == 1 and "invalid JSON" in unreadable.stderr
 
 
 def test_an_outputs_file_written_by_powershell_in_utf16_is_read(cloud, monkeypatch, capsys):
@@ -405,10 +405,10 @@ def test_an_outputs_file_written_by_powershell_in_utf16_is_read(cloud, monkeypat
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        ("{not json", "not JSON"),
+        ("{not json", "invalid JSON"),
         ("[1, 2]", "expected a JSON object of stack outputs"),
         ('"outputs"', "got a string"),
-        ("[" * 100_000, "nested too deeply"),
+        ("[" * 100_000, "nested deeper than 64 levels"),
     ],
 )
 def test_an_outputs_file_that_is_not_a_json_object_exits_2(cloud, tmp_path, content, expected):
@@ -425,8 +425,8 @@ def test_an_outputs_file_that_is_not_a_json_object_exits_2(cloud, tmp_path, cont
         ("--job", {"workspace_url": None}, "missing key 'workspace_url'"),
         ("--job", {"workspace_url": "http://adb.example"}, "'workspace_url' must be an https URL"),
         ("--job", {"job_ids": ["smoke"]}, "'job_ids' must be an object of job name -> job id, got a list"),
-        ("--job", {"job_ids": {"smoke": "abc"}}, "job_ids['smoke'] must be a job id (digits), got 'abc'"),
-        ("--job", {"job_ids": {"smoke": True}}, "job_ids['smoke'] must be a job id (digits), got a boolean"),
+        ("--job", {"job_ids": {"smoke": "abc"}}, "job_ids.smoke must be a Databricks job id, got 'abc'"),
+        ("--job", {"job_ids": {"smoke": True}}, "job_ids.smoke must be a Databricks job id, got a boolean"),
         ("--job", {"job_ids": "[secret]"}, "'job_ids' is a secret output"),
         ("--job", {"azure_authority_host": 5}, "'azure_authority_host' must be a string"),
         ("--pipeline", {"data_factory_id": None}, "missing key 'data_factory_id'"),

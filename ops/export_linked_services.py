@@ -180,7 +180,7 @@ def _paths_given(argv: list[str]) -> tuple[Path | None, Path | None]:
     problems are reported with it."""
     lenient = Parser(prog=PROG, add_help=False, allow_abbrev=False)
     lenient.add_argument("--outputs", type=Path)
-    lenient.add_argument("--factory-dir", type=Path)
+    lenient.add_argument("--factory-dir", type=Path, default=Path("factory"))
     try:
         given = lenient.parse_known_args(argv)[0]
     except UsageError:  # an option without its value: nothing more to check
@@ -196,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         except UsageError as error:
             problems = [str(error)]
             check(*_paths_given(argv), problems)
-            raise ExportError("; ".join(one_line_problem(problem) for problem in problems)) from None
+            raise ExportError("; ".join(problems)) from None
         lines = export(args.outputs, args.factory_dir)
     except UsageError as error:
         print(f"export-linked-services: {one_line_problem(str(error), MAX_USAGE_LINE)}", file=sys.stderr)

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from clients.datafactory import FactoryRef, parse_factory_id
 from core.safe_load import decode_utf8, key_path, parse_json, read_bytes, shown, shown_name
-from ops.usage import UsageError
+from ops.usage import UsageError, one_line_problem
 
 SECRET_MARKER = "[secret]"
 """What `pulumi stack output --json` prints for a secret output unless --show-secrets is given."""
@@ -32,6 +32,8 @@ MAX_JOB_ID = 2**63 - 1
 """Databricks job ids are 64-bit integers."""
 MAX_KNOWN_SHOWN = 20
 """An unknown job or pipeline lists at most this many known names (the closest first), then how many more."""
+KNOWN_LIST_CHARACTERS = 600
+"""The known names listed take at most about this many characters (each name is cut at 60)."""
 MAX_SUGGESTION_CANDIDATES = 10_000
 """Beyond this many known names, no "did you mean" (difflib takes about 1 s per 200,000 names)."""
 PATH_SHOWN = 400
@@ -174,7 +176,7 @@ class _Checker:
     def report(self, problems: list[str]) -> bool:
         """Add this file's problems, as one, to ``problems``; True when there were none."""
         if self.problems:
-            problems.append(f"{self.source}: " + "; ".join(self.problems))
+            problems.append(f"{self.source}: " + "; ".join(one_line_problem(problem) for problem in self.problems))
         return not self.problems
 
 
@@ -249,19 +251,24 @@ def job_id_of(value: Any) -> int | None:
 
 
 def _known(what: str, names: Any, wanted: str) -> str:
-    """`known jobs: a, b, c` with at most MAX_KNOWN_SHOWN names, the closest to ``wanted`` first, each escaped."""
+    """`known jobs: a, b, c`, the closest to ``wanted`` first (`did you mean …?`), each escaped and cut; at most
+    MAX_KNOWN_SHOWN names and KNOWN_LIST_CHARACTERS characters, then how many more there are."""
     names = sorted(names)
     if not names:
         return "none: job_ids is empty" if what == "jobs" else "none: this stage publishes no pipelines"
-    if len(names) <= MAX_KNOWN_SHOWN:
-        return f"known {what}: " + ", ".join(shown_name(name, 60) for name in names)
     close = []
-    if len(names) <= MAX_SUGGESTION_CANDIDATES:
+    if MAX_KNOWN_SHOWN < len(names) <= MAX_SUGGESTION_CANDIDATES:
         close = difflib.get_close_matches(wanted[:200], names, n=3, cutoff=0.6)
-    listed = close + [name for name in names if name not in close][: MAX_KNOWN_SHOWN - len(close)]
+    listed: list[str] = []
+    for name in [*close, *(name for name in names if name not in close)][:MAX_KNOWN_SHOWN]:
+        text = shown_name(name, 60)
+        if listed and sum(len(item) + 2 for item in listed) + len(text) > KNOWN_LIST_CHARACTERS:
+            break
+        listed.append(text)
     suggestion = f"did you mean {', '.join(shown(name, 60) for name in close)}? " if close else ""
-    return (f"{suggestion}known {what} ({len(names):,}): " + ", ".join(shown_name(name, 60) for name in listed)
-            + f", … and {len(names) - len(listed):,} more")
+    count = f" ({len(names):,})" if len(listed) < len(names) else ""
+    more = f", … and {len(names) - len(listed):,} more" if len(listed) < len(names) else ""
+    return f"{suggestion}known {what}{count}: {', '.join(listed)}{more}"
 
 
 def _is_str(value: Any) -> bool:

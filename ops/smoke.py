@@ -97,7 +97,7 @@ def credential_from(args: Any, authority_host: str | None, environ: Mapping[str,
             read_timeout=READ_TIMEOUT,
         )
     except CredentialError as error:
-        raise UsageError(str(error)) from None
+        raise UsageError(one_line_problem(str(error))) from None
 
 
 def job_runner(target: JobTarget, credential: DeployerCredential, timeout: float):
@@ -186,7 +186,7 @@ def prepare(argv: list[str], environ: Mapping[str, str]) -> tuple[Any, JobTarget
         except UsageError as error:
             problems.append(str(error))
     if problems:
-        raise UsageError("; ".join(one_line_problem(problem) for problem in problems))
+        raise UsageError("; ".join(problems))
     assert target is not None and credential is not None
     return args, replace(target, authority_host=authority), credential
 

@@ -28,7 +28,7 @@ class Parser(argparse.ArgumentParser):
     """argparse that reports a usage problem as one line (`<prog>: error: …`) instead of usage + error."""
 
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message} (see {self.prog} --help)")
+        raise UsageError(one_line_problem(f"{message} (see {self.prog} --help)"))
 
 
 def one_line_problem(text: str, limit: int = MAX_PROBLEM_CHARACTERS) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -238,6 +239,17 @@ def test_two_hundred_thousand_jobs_give_a_short_line_that_says_how_many_more(tmp
     line = assert_one_clean_line(err)
     assert "known jobs (200,000): job-000000, job-000001" in line
     assert f"… and {200_000 - MAX_KNOWN_SHOWN:,} more" in line
+
+
+def test_the_known_list_keeps_its_end_with_long_names_and_a_second_problem(tmp_path, capsys):
+    jobs = {f"{index:02d}-" + "n" * 100: str(index + 1) for index in range(25)}
+    path = outputs_file(tmp_path, job_ids=jobs, workspace_url="http://plain")
+    code, _, err = smoke(capsys, "--outputs", str(path), "--job", "smoke")
+    assert code == 2
+    line = assert_one_clean_line(err)
+    assert "'workspace_url' must be an https URL" in line
+    assert "known jobs (25): '00-nnn" in line
+    assert re.search(r", … and \d+ more$", line), "the list of known jobs was cut off"
 
 
 def test_an_unknown_job_among_many_suggests_the_closest_names_first(tmp_path, capsys):

@@ -88,6 +88,17 @@ def read_text(
 
     ``source`` is how messages name the file (e.g. ``jobs/a.json``).
     """
+    data = read_bytes(path, source=source, root=root, problems=problems, max_bytes=max_bytes)
+    return None if data is None else decode_utf8(data, source=source, problems=problems)
+
+
+def read_bytes(
+    path: Path, *, source: str, root: Path | None, problems: list[str], max_bytes: int = MAX_FILE_BYTES
+) -> bytes | None:
+    """The bytes of a regular file, with every check of ``read_text`` but the decoding; None with a problem.
+
+    For files whose encoding the caller decides (a JSON file PowerShell wrote in UTF-16, for instance).
+    """
     try:
         real = os.path.realpath(path, strict=True)
     except FileNotFoundError:
@@ -131,7 +142,7 @@ def read_text(
         problems.append(f"{source}: larger than {_size(max_bytes)}, far beyond any real file of this kind; "
                         "it is not read")
         return None
-    return decode_utf8(b"".join(chunks), source=source, problems=problems)
+    return b"".join(chunks)
 
 
 def decode_utf8(data: bytes, *, source: str, problems: list[str]) -> str | None:

@@ -22,6 +22,8 @@ PIPELINE = REPO / "azure-pipelines.yml"
 TEMPLATES = REPO / ".azure-pipelines"
 SCHEMA = REPO / "tests" / "schemas" / "azure-pipelines" / "service-schema.json"
 RELEASE_STAGES = ("dev", "test", "prod")
+PULL_REQUEST = "eq(variables['Build.Reason'], 'PullRequest')"
+AZURE_REPOS = "eq(variables['Build.Repository.Provider'], 'TfsGit')"
 # What a pipeline script may run besides this repo's own commands: the shell and the agent's tools.
 SHELL_WORDS = {"set", "for", "do", "done", "echo"}
 
@@ -160,7 +162,8 @@ def test_schema_catches_a_broken_pipeline():
 
 
 def test_stages_run_validation_then_dev_test_prod_in_order():
-    assert list(stages()) == ["validate", *RELEASE_STAGES]
+    assert list(stages()) == ["validate", "preview", *RELEASE_STAGES]
+    assert stages()["preview"]["dependsOn"] == "validate" and PULL_REQUEST in stages()["preview"]["condition"]
     assert stages()["dev"]["dependsOn"] == "validate"
     assert stages()["test"]["dependsOn"] == "dev"
     assert stages()["prod"]["dependsOn"] == "test"
@@ -197,11 +200,8 @@ def step_running(job: dict[str, Any], text: str) -> dict[str, Any]:
 
 
 def validate_jobs() -> dict[str, dict[str, Any]]:
-    return {job["job"]: job for job in jobs_of(stages()["validate"])}
-
-
-PULL_REQUEST = "eq(variables['Build.Reason'], 'PullRequest')"
-AZURE_REPOS = "eq(variables['Build.Repository.Provider'], 'TfsGit')"
+    """The pull request's jobs: tests and offline plan (stage validate), previews (stage preview)."""
+    return {job["job"]: job for name in ("validate", "preview") for job in jobs_of(stages()[name])}
 
 
 def test_pull_requests_get_the_offline_plan_of_every_stage_after_the_tests():
@@ -245,7 +245,7 @@ def test_pull_request_builds_use_only_the_read_only_preview_connection():
     parameters = {p["name"]: p for p in pipeline()["parameters"]}
     assert parameters["previewServiceConnection"]["default"] != parameters["serviceConnection"]["default"]
     for stage in pipeline()["stages"]:
-        expected = "previewServiceConnection" if stage["stage"] == "validate" else "serviceConnection"
+        expected = "previewServiceConnection" if stage["stage"] in ("validate", "preview") else "serviceConnection"
         for job in jobs_of(stage):
             for step in steps_of(job):
                 if str(step.get("task", "")).startswith("AzureCLI@"):
@@ -256,7 +256,6 @@ def test_pull_request_builds_use_only_the_read_only_preview_connection():
 
 def test_every_stage_is_previewed_in_release_order_and_posted_whatever_its_status():
     job = validate_jobs()["preview"]
-    assert job["dependsOn"] == "test" and PULL_REQUEST in job["condition"]
     preview = step_running(job, "preview-stages.sh")
     assert preview["inputs"]["inlineScript"].endswith("$(RELEASE_STAGES)")
     assert preview["env"]["PREVIEW_REFRESH"] == "${{ parameters.previewRefresh }}"
@@ -267,7 +266,7 @@ def test_every_stage_is_previewed_in_release_order_and_posted_whatever_its_statu
 
 def test_the_comment_lists_stages_in_release_order():
     [order] = [v["value"].split() for v in pipeline()["variables"] if v.get("name") == "RELEASE_STAGES"]
-    assert order == list(RELEASE_STAGES) == [name for name in stages() if name != "validate"]
+    assert order == list(RELEASE_STAGES) == [name for name in stages() if name not in ("validate", "preview")]
 
 
 def test_previews_refresh_only_when_asked_because_the_preview_identity_cannot_read_everything():
@@ -276,7 +275,7 @@ def test_previews_refresh_only_when_asked_because_the_preview_identity_cannot_re
 
 
 def test_github_forks_get_no_preview_but_azure_repos_forks_are_built_like_any_pull_request():
-    condition = validate_jobs()["preview"]["condition"]
+    condition = stages()["preview"]["condition"]
     assert f"or({AZURE_REPOS}, ne(variables['System.PullRequest.IsFork'], 'True'))" in condition
 
 
@@ -290,7 +289,7 @@ MICROSOFT_HOSTED_MAX_MINUTES = 360
 AZ_LOGIN_SECONDS = 60
 
 
-@pytest.mark.parametrize("where", ["validate/test", "validate/preview", "dev/release", "test/release", "prod/release"])
+@pytest.mark.parametrize("where", ["validate/test", "preview/preview", "dev/release", "test/release", "prod/release"])
 def test_every_job_outlasts_the_sum_of_its_steps_timeouts(where):
     stage, name = where.split("/")
     [job] = [j for j in jobs_of(stages()[stage]) if (j.get("job") or j.get("deployment")) == name]
@@ -434,3 +433,11 @@ def test_the_release_installs_the_sdk_versions_the_tests_ran_against():
     assert installs and all("-c constraints.txt" in line for line in installs if ".venv-constraints" not in line)
     venv_steps = [step for _, step in all_steps() if script_of(step) == "make venv"]
     assert len(venv_steps) == 5, "every job that runs the program builds its venv with make (constraints)"
+
+
+def test_only_the_stages_that_talk_to_azure_use_the_variable_group():
+    """Checks on the group (or on the preview connection) never hold back the tests and the offline plan."""
+    assert "group" not in json.dumps(pipeline()["variables"])
+    for name, stage in stages().items():
+        groups = [v["group"] for v in stage.get("variables", []) if "group" in v]
+        assert groups == ([] if name == "validate" else ["databricks-platform"]), name

@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 case $phase in
   start)
     [ $# -eq 0 ] || usage
-    .venv/bin/python -m ops pr-comment --run-status "running: tests and the offline plan of every stage, then pulumi preview of each stage"
+    .venv/bin/python -m ops pr-comment --run-status "running: tests and the offline plans, then pulumi preview of each stage"
     ;;
   validation)
     [ $# -eq 2 ] || usage
@@ -45,7 +45,9 @@ case $phase in
     arguments=()
     for stage in "$@"; do
       # preview-stages.sh writes a section for every stage, also one that failed before its preview ran.
-      if [ -f "$dir/preview-$stage.md" ]; then arguments+=(--section "preview-$stage" --file "$dir/preview-$stage.md"); fi
+      if [ -f "$dir/preview-$stage.md" ]; then
+        arguments+=(--section "preview-$stage" --file "$dir/preview-$stage.md")
+      fi
     done
     case $job_status in
       Succeeded | SucceededWithIssues) status="tests passed and every stage was previewed" ;;

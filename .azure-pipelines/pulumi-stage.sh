@@ -86,7 +86,8 @@ case $command in
     pulumi preview --stack "$stage" $refresh --diff --non-interactive --color never --policy-pack policy \
       > "$log" 2>&1 || status=$?
     fence=$(fence_for "$log")
-    if [ -n "$refresh" ]; then against="refreshed from Azure first"; else against="against the recorded state, not refreshed"; fi
+    against="against the recorded state, not refreshed"
+    if [ -n "$refresh" ]; then against="refreshed from Azure first"; fi
     {
       if [ "$status" -eq 0 ]; then
         echo "### pulumi preview: stack \`$stage\`"

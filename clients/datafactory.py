@@ -7,21 +7,14 @@ endpoint for a private cloud or a test's loopback ARM; the scope still follows t
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from clients.identity import DeployerCredential, management_scope_for, resource_manager_endpoint_for
+from core.azure_ids import DATA_FACTORY, parse_resource_id
 
 if TYPE_CHECKING:
     from azure.mgmt.datafactory import DataFactoryManagementClient
-
-_FACTORY_ID = re.compile(
-    r"^/subscriptions/(?P<subscription>[^/]+)/resourceGroups/(?P<group>[^/]+)"
-    r"/providers/Microsoft\.DataFactory/factories/(?P<name>[^/]+)/?$",
-    re.IGNORECASE,
-)
-
 
 @dataclass(frozen=True)
 class FactoryRef:
@@ -45,15 +38,10 @@ class FactoryRef:
 def parse_factory_id(resource_id: str) -> FactoryRef:
     """The parts of ``/subscriptions/<s>/resourceGroups/<g>/providers/Microsoft.DataFactory/factories/<n>``.
 
-    Raises ValueError naming the expected shape for anything else.
+    Raises ValueError naming the expected shape, and what is wrong, for anything else (core.azure_ids).
     """
-    match = _FACTORY_ID.match(resource_id.strip()) if isinstance(resource_id, str) else None
-    if match is None:
-        raise ValueError(
-            "expected a Data Factory resource id "
-            "'/subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.DataFactory/factories/<name>'"
-        )
-    return FactoryRef(match["subscription"], match["group"], match["name"])
+    parts = parse_resource_id(resource_id, DATA_FACTORY)
+    return FactoryRef(parts.subscription_id, parts.resource_group, parts.name)
 
 
 def arm_endpoint_for(authority_host: str | None, arm_endpoint: str | None = None) -> str:

@@ -17,9 +17,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from clients.datafactory import FactoryRef, parse_factory_id
+from core.azure_ids import DATABRICKS_WORKSPACE, authority_host, https_origin, parse_resource_id
 from core.safe_load import decode_utf8, key_path, parse_json, read_bytes, shown, shown_name
 from ops.usage import UsageError, one_line_problem
 
@@ -38,6 +38,8 @@ MAX_SUGGESTION_CANDIDATES = 10_000
 """Beyond this many known names, no "did you mean" (difflib takes about 1 s per 200,000 names)."""
 PATH_SHOWN = 400
 """A path is printed as written up to this length (temporary directories make long ones)."""
+MAX_ITEMS_SHOWN = 10
+"""A bad list names at most this many of its bad items (and duplicates), then how many more."""
 
 
 def source_of(path: Path) -> str:
@@ -158,7 +160,10 @@ class _Checker:
         self.outputs = outputs
         self.problems: list[str] = []
 
-    def get(self, key: str, kind: str, check: Callable[[Any], bool], *, required: bool = True) -> Any:
+    def get(self, key: str, kind: str, check: Callable[[Any], bool], *, required: bool = True,
+            rule: str = "") -> Any:
+        """The value of ``key`` if ``check`` accepts it, else None with a problem saying it must be ``kind``
+        (then ``rule``, what the value must look like, if given)."""
         if key not in self.outputs:
             if required:
                 self.problems.append(f"missing key {key!r} ({kind})")
@@ -169,7 +174,7 @@ class _Checker:
                                  "--show-secrets`")
             return None
         if not check(value):
-            self.problems.append(f"{key!r} must be {kind}, got {_describe(value)}")
+            self.problems.append(f"{key!r} must be {kind}, got {_describe(value)}{f'; {rule}' if rule else ''}")
             return None
         return value
 
@@ -181,8 +186,25 @@ class _Checker:
 
 
 def _authority_host(checker: _Checker) -> str | None:
-    value = checker.get("azure_authority_host", "a string ('' for the public cloud)", _is_str, required=False)
-    return (value.strip() or None) if isinstance(value, str) else None
+    value = checker.get("azure_authority_host", "an Entra ID authority host ('' for the public cloud)",
+                        lambda value: value == "" or authority_host(value) is not None, required=False,
+                        rule="e.g. https://login.microsoftonline.us or login.microsoftonline.us, with no path, "
+                        "spaces or control characters")
+    return authority_host(value) if value else None
+
+
+def _workspace_resource_id(checker: _Checker) -> str | None:
+    """The workspace's ARM id, or None when the outputs do not give one. It is sent in a request header, so
+    anything but an id of that exact shape is refused here, before a request is built."""
+    value = checker.get("workspace_resource_id", "a string", _is_str, required=False)
+    if value is None:
+        return None
+    try:
+        parse_resource_id(value, DATABRICKS_WORKSPACE)
+    except ValueError as error:
+        checker.problems.append(f"'workspace_resource_id': {error}, got {_describe(value)}")
+        return None
+    return value
 
 
 _JOB_ID_RULE = f"a Databricks job id is a whole number from 1 to {MAX_JOB_ID} (Pulumi writes it as a string)"
@@ -192,8 +214,10 @@ def job_target(path: Path, outputs: Mapping[str, Any], name: str, problems: list
     """The job ``name`` and its workspace, or None with the file's problems appended (an unknown job lists the
     known ones)."""
     checker = _Checker(path, outputs)
-    url = checker.get("workspace_url", "an https URL", _is_https_url)
-    resource_id = checker.get("workspace_resource_id", "a string", _is_str, required=False)
+    url = checker.get("workspace_url", "an https URL", lambda value: https_origin(value) is not None,
+                      rule="a workspace URL is https://<host>[:port] (https://adb-….azuredatabricks.net), with no "
+                      "path, query, credentials, spaces or control characters")
+    resource_id = _workspace_resource_id(checker)
     authority = _authority_host(checker)
     job_ids = checker.get("job_ids", "an object of job name -> job id", _is_mapping)
     job_id = None
@@ -209,8 +233,9 @@ def job_target(path: Path, outputs: Mapping[str, Any], name: str, problems: list
                 )
     if not checker.report(problems):
         return None
-    assert url is not None and job_id is not None
-    return JobTarget(name, job_id, url.strip().rstrip("/"), resource_id or None, authority)
+    origin = https_origin(url)
+    assert origin is not None and job_id is not None
+    return JobTarget(name, job_id, origin, resource_id, authority)
 
 
 def pipeline_target(path: Path, outputs: Mapping[str, Any], name: str, problems: list[str]) -> PipelineTarget | None:
@@ -219,7 +244,12 @@ def pipeline_target(path: Path, outputs: Mapping[str, Any], name: str, problems:
     checker = _Checker(path, outputs)
     factory_id = checker.get("data_factory_id", "the factory's ARM id", _is_str)
     authority = _authority_host(checker)
-    pipelines = checker.get("data_factory_pipelines", "a list of pipeline names", _is_list_of_str)
+    pipelines = checker.get("data_factory_pipelines", "a list of pipeline names", _is_list)
+    if pipelines is not None:
+        bad = _pipeline_list_problems(pipelines)
+        if bad:
+            checker.problems.append(f"'data_factory_pipelines' must be a list of distinct pipeline names: {bad}")
+            pipelines = None
     factory = None
     if factory_id is not None:
         try:
@@ -279,18 +309,33 @@ def _is_mapping(value: Any) -> bool:
     return isinstance(value, dict)
 
 
-def _is_list_of_str(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+def _is_list(value: Any) -> bool:
+    return isinstance(value, list)
 
 
-def _is_https_url(value: Any) -> bool:
-    if not isinstance(value, str):
-        return False
-    try:
-        parts = urlsplit(value.strip())
-        return parts.scheme == "https" and bool(parts.hostname) and value.strip().isprintable()
-    except ValueError:  # "https://[::1" and other invalid hosts
-        return False
+def _pipeline_list_problems(names: list[Any]) -> str:
+    """What is wrong with the items of data_factory_pipelines, in words ("" when nothing): each item that is
+    not a pipeline name ADF allows (by index), and each name listed twice, also in another case (ADF's names
+    are case-insensitive). At most MAX_ITEMS_SHOWN of them, then how many more."""
+    from core.factory.kinds import PIPELINE, name_problem  # pydantic and the factory model: only for --pipeline
+
+    found: list[str] = []
+    first_seen: dict[str, tuple[int, str]] = {}
+    for index, name in enumerate(names):
+        if not isinstance(name, str):
+            found.append(f"[{index}] is {_describe(name)}, not a name")
+            continue
+        problem = name_problem(PIPELINE, name)
+        if problem is not None:
+            found.append(f"[{index}] {shown(name, 60)} {problem}")
+            continue
+        earlier = first_seen.setdefault(name.casefold(), (index, name))
+        if earlier[0] != index:
+            same = "" if earlier[1] == name else f" as {shown(earlier[1], 60)}"
+            found.append(f"[{index}] {shown(name, 60)} is listed before{same} at [{earlier[0]}]"
+                         f"{'' if same == '' else ' (ADF names are case-insensitive)'}")
+    more = f"; … and {len(found) - MAX_ITEMS_SHOWN:,} more" if len(found) > MAX_ITEMS_SHOWN else ""
+    return "; ".join(found[:MAX_ITEMS_SHOWN]) + more
 
 
 def _json_type(value: Any) -> str:

@@ -78,11 +78,17 @@ def test_each_cloud_gets_its_own_arm_endpoint_and_token_scope(arm, host):
     assert arm_endpoint_for(host, "https://arm.example.test/") == "https://arm.example.test"
 
 
+SUBSCRIPTION = "0b1f6471-1bf0-4dda-aec3-cb9272f09590"
+
+
 def test_a_factory_id_is_split_into_its_parts_and_anything_else_is_refused():
-    ref = parse_factory_id("/subscriptions/s-1/resourcegroups/rg-a/providers/microsoft.datafactory/factories/adf-x")
-    assert (ref.subscription_id, ref.resource_group, ref.name) == ("s-1", "rg-a", "adf-x")
-    for wrong in ("", "/subscriptions/s/resourceGroups/g", "/subscriptions/s/resourceGroups/g/providers/"
-                  "Microsoft.Databricks/workspaces/w", "adf-x"):
+    good = f"/subscriptions/{SUBSCRIPTION}/resourcegroups/rg-a/providers/microsoft.datafactory/factories/adf-x"
+    ref = parse_factory_id(good)
+    assert (ref.subscription_id, ref.resource_group, ref.name) == (SUBSCRIPTION, "rg-a", "adf-x")
+    workspace = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/g/providers/Microsoft.Databricks/workspaces/w"
+    for wrong in ("", "/subscriptions/s/resourceGroups/g", workspace, "adf-x", good + "\n", " " + good, good + "/",
+                  good.replace(SUBSCRIPTION, "s-1"), good.replace("adf-x", "adf x"),
+                  good.replace("rg-a", "rg\r\nX: 1")):
         with pytest.raises(ValueError, match="Data Factory resource id"):
             parse_factory_id(wrong)
 

@@ -303,7 +303,12 @@ def test_an_outputs_file_that_is_not_a_json_object_exits_2(cloud, tmp_path, cont
         ("--job", {"job_ids": {"smoke": "abc"}}, "job_ids.smoke must be a Databricks job id, got 'abc'"),
         ("--job", {"job_ids": {"smoke": True}}, "job_ids.smoke must be a Databricks job id, got a boolean"),
         ("--job", {"job_ids": "[secret]"}, "'job_ids' is a secret output"),
-        ("--job", {"azure_authority_host": 5}, "'azure_authority_host' must be a string"),
+        ("--job", {"azure_authority_host": 5}, "'azure_authority_host' must be an Entra ID authority host"),
+        # Sent as a request header: a line break in it once reached requests, which refused it mid-run.
+        ("--job", {"workspace_resource_id": "garbage\r\nX-Evil: 1"},
+         "'workspace_resource_id': expected an Azure Databricks workspace resource id"),
+        ("--job", {"workspace_resource_id": "garbage"},
+         "'workspace_resource_id': expected an Azure Databricks workspace resource id"),
         ("--pipeline", {"data_factory_id": None}, "missing key 'data_factory_id'"),
         ("--pipeline", {"data_factory_id": "/subscriptions/x/resourceGroups/g"}, "expected a Data Factory resource id"),
         ("--pipeline", {"data_factory_pipelines": None}, "missing key 'data_factory_pipelines'"),
@@ -314,7 +319,7 @@ def test_a_missing_or_mistyped_output_exits_2_naming_the_key(cloud, what, overri
     result = smoke(cloud, what, "smoke", outputs=cloud.outputs_file(**overrides))
     assert result.code == 2, result.text
     assert result.stderr.count("\n") == 1 and expected in result.stderr, result.stderr
-    assert cloud.jobs.requests == [] and cloud.arm.requests == []
+    assert cloud.jobs.requests == [] and cloud.arm.requests == [] and cloud.entra.token_requests() == []
 
 
 def test_every_problem_with_the_outputs_is_reported_in_the_same_line(cloud):

@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.factory import OWNED_ANNOTATION
+from core.safe_load import shown
 from ops.outputs import MAX_KNOWN_SHOWN, job_target, pipeline_target, read_outputs
 
 REPO = Path(__file__).resolve().parent.parent
@@ -209,12 +210,13 @@ def test_a_two_megabyte_job_name_is_not_echoed_whole_in_the_known_jobs(tmp_path,
     assert "no job 'smoke' in job_ids; known jobs: " in line and "(2,000,000 characters)" in line
 
 
-def test_a_two_megabyte_pipeline_name_is_not_echoed_whole(tmp_path, capsys):
+def test_a_two_megabyte_pipeline_name_is_refused_by_index_and_not_echoed_whole(tmp_path, capsys):
     path = outputs_file(tmp_path, data_factory_pipelines=["p" * 2_000_000, "load"])
     code, _, err = smoke(capsys, "--outputs", str(path), "--pipeline", "smoke")
     assert code == 2
     line = assert_one_clean_line(err)
-    assert "known pipelines: " in line and "(2,000,000 characters)" in line
+    assert "'data_factory_pipelines' must be a list of distinct pipeline names: [0] 'ppp" in line
+    assert "(2,000,000 characters)" in line and "a pipeline name has 1 to 260" in line
 
 
 @pytest.mark.parametrize("key", ["evil\nnext line", "\x1b[31mred\x1b[0m", "tab\tbed", "bell\x07"])
@@ -281,6 +283,119 @@ def test_a_huge_command_line_value_is_cut_in_the_usage_line(tmp_path, capsys):
     assert code == 2
     line = assert_one_clean_line(err)
     assert "argument --credential: invalid choice" in line and "characters in all" in line
+
+
+# -- F: values sent to a server have the exact shape Azure gives them ----------------------------------------
+
+WORKSPACE_ID = (f"/subscriptions/{uuid.uuid4()}/resourceGroups/rg-dp-test/providers/Microsoft.Databricks"
+                "/workspaces/dbw-dp-test")
+WORKSPACE_ID_SHAPE = ("'workspace_resource_id': expected an Azure Databricks workspace resource id '/subscriptions/"
+                      "<subscription id>/resourceGroups/<group>/providers/Microsoft.Databricks/workspaces/<name>'")
+
+
+@pytest.mark.parametrize(
+    ("resource_id", "why"),
+    [
+        ("garbage\r\nX-Evil: 1", ""),
+        ("garbage", ""),
+        ("", ""),
+        (WORKSPACE_ID + "\n", ""),
+        (" " + WORKSPACE_ID, ""),
+        (WORKSPACE_ID.replace("Microsoft.Databricks/workspaces", "Microsoft.Storage/storageAccounts"),
+         "this is the id of a Microsoft.Storage/storageAccounts"),
+        (WORKSPACE_ID.replace(WORKSPACE_ID.split("/")[2], "s-1"), "its subscription id is not a GUID"),
+        (WORKSPACE_ID.replace("rg-dp-test", "rg."), "its resource group is not"),
+        (WORKSPACE_ID.replace("dbw-dp-test", "dbw\x1b[2J"), "its name is not 3 to 64 letters"),
+    ],
+    ids=["header-injection", "garbage", "empty", "trailing-newline", "leading-space", "other-type", "subscription",
+         "group", "name-with-escape"],
+)
+def test_a_workspace_resource_id_that_is_not_a_workspaces_arm_id_is_a_usage_error_naming_the_key(
+    tmp_path, capsys, resource_id, why
+):
+    path = outputs_file(tmp_path, workspace_resource_id=resource_id)
+    code, out, err = smoke(capsys, "--outputs", str(path), "--job", "smoke")
+    assert code == 2 and out == ""
+    line = assert_one_clean_line(err)
+    assert f"{path}: {WORKSPACE_ID_SHAPE}" in line and why in line
+    assert line.endswith(f", got {shown(resource_id)}"), "the value is echoed escaped and cut"
+
+
+def test_a_workspace_resource_id_of_the_right_shape_is_taken_as_written(tmp_path):
+    problems: list[str] = []
+    target = job_target(Path("o.json"), {**OUTPUTS, "workspace_resource_id": WORKSPACE_ID}, "smoke", problems)
+    assert problems == [] and target is not None and target.workspace_resource_id == WORKSPACE_ID
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://adb-1.azuredatabricks.net/some/path", "https://adb-1.azuredatabricks.net?o=1",
+     "https://user:pw@adb-1.azuredatabricks.net", "https://adb-1.azuredatabricks.net:99999",
+     "https://adb-1.azuredatabricks.net\n", " https://adb-1.azuredatabricks.net", "https://adb 1.net",
+     "https://adb-1.azuredatabricks.net#job/1", "ftp://adb-1.azuredatabricks.net"],
+    ids=["path", "query", "credentials", "port", "trailing-newline", "leading-space", "space", "fragment", "ftp"],
+)
+def test_a_workspace_url_that_is_not_an_https_origin_is_a_usage_error_naming_the_key(tmp_path, capsys, url):
+    path = outputs_file(tmp_path, workspace_url=url)
+    code, _, err = smoke(capsys, "--outputs", str(path), "--job", "smoke")
+    assert code == 2
+    line = assert_one_clean_line(err)
+    assert f"{path}: 'workspace_url' must be an https URL, got {url!a}; a workspace URL is https://<host>" in line
+
+
+@pytest.mark.parametrize(
+    "host", ["https://login.microsoftonline.us\n", "login microsoftonline us", "https://login.example/tenant",
+             "http://login.microsoftonline.us", "login.microsoftonline.us\r\nX: 1", 5],
+    ids=["trailing-newline", "spaces", "path", "http", "header-injection", "number"],
+)
+def test_an_authority_host_that_is_not_a_host_is_a_usage_error_naming_the_key(tmp_path, capsys, host):
+    for what in (("--job", "smoke"), ("--pipeline", "smoke")):
+        path = outputs_file(tmp_path, azure_authority_host=host)
+        code, _, err = smoke(capsys, "--outputs", str(path), *what)
+        assert code == 2
+        assert f"{path}: 'azure_authority_host' must be an Entra ID authority host" in assert_one_clean_line(err)
+
+
+@pytest.mark.parametrize("host", ["", "login.microsoftonline.us", "https://login.microsoftonline.us/",
+                                  "https://127.0.0.1:8443"])
+def test_an_authority_host_as_azure_identity_takes_it_is_accepted(host):
+    problems: list[str] = []
+    assert job_target(Path("o.json"), {**OUTPUTS, "azure_authority_host": host}, "smoke", problems) is not None
+    assert problems == []
+
+
+def test_a_factory_id_with_a_trailing_newline_is_a_usage_error_naming_the_key(tmp_path, capsys):
+    path = outputs_file(tmp_path, data_factory_id=FACTORY_ID + "\n")
+    code, _, err = smoke(capsys, "--outputs", str(path), "--pipeline", "smoke")
+    assert code == 2
+    assert f"{path}: 'data_factory_id': expected a Data Factory resource id" in assert_one_clean_line(err)
+
+
+def test_every_bad_item_and_every_duplicate_of_the_pipeline_list_is_named_by_index(tmp_path, capsys):
+    path = outputs_file(tmp_path, data_factory_pipelines=["pl_a", "pl_a", "PL_A", 5, None, "smoke", "a/b"])
+    code, _, err = smoke(capsys, "--outputs", str(path), "--pipeline", "smoke")
+    assert code == 2
+    line = assert_one_clean_line(err)
+    assert f"{path}: 'data_factory_pipelines' must be a list of distinct pipeline names: " in line
+    problems = line.split("distinct pipeline names: ", 1)[1].split("; ")
+    assert problems == [
+        "[1] 'pl_a' is listed before at [0]",
+        "[2] 'PL_A' is listed before as 'pl_a' at [0] (ADF names are case-insensitive)",
+        "[3] is 5, not a name",
+        "[4] is null, not a name",
+        "[6] 'a/b' is not a valid pipeline name: ADF wants one that starts with a letter, digit or _, and has "
+        "none of < > * # . % & : \\ + ? /",
+    ]
+    assert "got a list" not in line
+
+
+def test_a_pipeline_list_of_many_bad_items_names_the_first_ten_and_counts_the_rest(tmp_path, capsys):
+    path = outputs_file(tmp_path, data_factory_pipelines=["smoke", *range(1000)])
+    code, _, err = smoke(capsys, "--outputs", str(path), "--pipeline", "smoke")
+    assert code == 2
+    line = assert_one_clean_line(err)
+    assert "[1] is 0, not a name" in line and "[10] is 9, not a name" in line and "[11]" not in line
+    assert line.endswith("… and 990 more")
 
 
 # -- E: every problem of one invocation, together ---------------------------------------------------------

@@ -24,7 +24,7 @@ from typing import Any
 from clients.identity import CREDENTIAL_KINDS, CredentialError, DeployerCredential, deployer_credential
 from core.safe_load import shown
 from ops.outputs import JobTarget, PipelineTarget, job_target, pipeline_target, read_outputs
-from ops.usage import FAILED, USAGE, Parser, UsageError, one_line_problem, positive_seconds
+from ops.usage import FAILED, USAGE, Invalid, Parser, UsageError, lenient, one_line_problem, one_of, positive_seconds
 from ops.watch import GRACE_SECONDS, Reporter, Watch, WatchOptions, one_line
 
 PROG = "python -m ops smoke"
@@ -42,6 +42,11 @@ READ_TIMEOUT = 30
 CONNECT_TIMEOUT = 10
 MAX_USAGE_LINE = 4000
 """The usage error line is cut here, whatever the number of problems (each is cut at 1,000 characters)."""
+# Types of the options with a value to check: a bad one is kept (ops.usage.Invalid), so all are reported.
+TIMEOUT_TYPE = lenient(positive_seconds(MAX_TIMEOUT))
+POLL_INTERVAL_TYPE = lenient(positive_seconds(MAX_POLL_INTERVAL))
+CREDENTIAL_TYPE = lenient(one_of(CREDENTIAL_KINDS))
+CREDENTIAL_METAVAR = "{" + ",".join(CREDENTIAL_KINDS) + "}"
 
 
 def parser() -> Parser:
@@ -55,16 +60,16 @@ def parser() -> Parser:
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--job", metavar="NAME", help="a job name from the job_ids output")
     what.add_argument("--pipeline", metavar="NAME", help="a pipeline name from the data_factory_pipelines output")
-    p.add_argument("--timeout", type=positive_seconds(MAX_TIMEOUT), default=DEFAULT_TIMEOUT, metavar="SECONDS",
+    p.add_argument("--timeout", type=TIMEOUT_TYPE, default=DEFAULT_TIMEOUT, metavar="SECONDS",
                    help=f"give up (exit 3) after this long (default {DEFAULT_TIMEOUT:g}); cancelling or fetching "
                    f"errors adds at most {GRACE_SECONDS:g}s more")
     p.add_argument("--cancel-on-timeout", action="store_true", help="also cancel the run when --timeout passes")
     p.add_argument("--allow-success-with-failures", action="store_true",
                    help="exit 0 on SUCCESS_WITH_FAILURES (some tasks failed, the job's result says success)")
-    p.add_argument("--poll-interval", type=positive_seconds(MAX_POLL_INTERVAL), default=DEFAULT_POLL_INTERVAL,
+    p.add_argument("--poll-interval", type=POLL_INTERVAL_TYPE, default=DEFAULT_POLL_INTERVAL,
                    metavar="SECONDS",
                    help=f"seconds between two readings of the run's state (default {DEFAULT_POLL_INTERVAL:g})")
-    p.add_argument("--credential", choices=CREDENTIAL_KINDS, default=None,
+    p.add_argument("--credential", type=CREDENTIAL_TYPE, default=None, metavar=CREDENTIAL_METAVAR,
                    help=f"how the deploying identity authenticates (default ${CREDENTIAL_VARIABLE} or environment)")
     p.add_argument("--tenant-id", help="the deploying identity's tenant (default $AZURE_TENANT_ID)")
     p.add_argument("--client-id", help="the deploying identity's client id (default $AZURE_CLIENT_ID)")
@@ -147,28 +152,26 @@ def _quiet_sdk_loggers() -> None:
             logger.addHandler(logging.NullHandler())
 
 
-def _what_to_run(argv: list[str]) -> argparse.Namespace:
-    """--outputs, --job and --pipeline as written, read leniently once the command line was refused, so that
-    the outputs file and the name are still checked and every problem is reported at once."""
-    lenient = Parser(prog=PROG, add_help=False, allow_abbrev=False)
-    for option, kind in (("--outputs", Path), ("--job", str), ("--pipeline", str)):
-        lenient.add_argument(option, type=kind)
+def _as_written(argv: list[str]) -> argparse.Namespace:
+    """The options as written, read leniently (none required, none exclusive, unknown ones skipped) once the
+    command line was refused, so that the outputs file, the name and every option's value are still checked
+    and every problem is reported at once."""
+    as_written = Parser(prog=PROG, add_help=False, allow_abbrev=False)
+    options = (("--outputs", Path), ("--job", str), ("--pipeline", str), ("--timeout", TIMEOUT_TYPE),
+               ("--poll-interval", POLL_INTERVAL_TYPE), ("--credential", CREDENTIAL_TYPE), ("--tenant-id", str),
+               ("--client-id", str))
+    for option, kind in options:
+        as_written.add_argument(option, type=kind)
     try:
-        return lenient.parse_known_args(argv)[0]
-    except UsageError:  # an option without its value: nothing more to check
-        return argparse.Namespace(outputs=None, job=None, pipeline=None)
+        return as_written.parse_known_args(argv)[0]
+    except UsageError:  # an option without its value: only the environment is left to check
+        return argparse.Namespace(**{option[2:].replace("-", "_"): None for option, _kind in options})
 
 
 def prepare(argv: list[str], environ: Mapping[str, str]) -> tuple[Any, JobTarget | PipelineTarget, DeployerCredential]:
     """(arguments, what to run, credential); one UsageError listing every problem of the command line, the
     outputs file and the credential set-up that can be found before anything starts."""
-    problems: list[str] = []
-    try:
-        args = parser().parse_args(argv)
-        wanted = args
-    except UsageError as error:
-        args, wanted = None, _what_to_run(argv)
-        problems.append(str(error))
+    args, wanted, problems = parser().parse_every_problem(argv, _as_written)
     target: JobTarget | PipelineTarget | None = None
     if wanted.outputs is not None:
         outputs = read_outputs(wanted.outputs, problems)
@@ -180,14 +183,14 @@ def prepare(argv: list[str], environ: Mapping[str, str]) -> tuple[Any, JobTarget
     # The stack's own cloud first; AZURE_AUTHORITY_HOST for stacks that do not say.
     authority = (target.authority_host if target else None) or environ.get("AZURE_AUTHORITY_HOST") or None
     credential = None
-    if args is not None:
+    if not isinstance(wanted.credential, Invalid):  # a bad --credential was reported already
         try:
-            credential = credential_from(args, authority, environ)
+            credential = credential_from(wanted, authority, environ)
         except UsageError as error:
             problems.append(str(error))
     if problems:
         raise UsageError("; ".join(problems))
-    assert target is not None and credential is not None
+    assert args is not None and target is not None and credential is not None
     return args, replace(target, authority_host=authority), credential
 
 

@@ -416,6 +416,40 @@ def test_a_bad_argument_and_an_unknown_job_are_reported_together(tmp_path, capsy
     assert "unrecognized arguments: --colour" in line and "no job 'smokee' in job_ids" in line
 
 
+def test_every_bad_option_value_is_reported_together(tmp_path, capsys):
+    code, out, err = smoke(capsys, "--outputs", str(outputs_file(tmp_path)), "--job", "smoke",
+                           "--poll-interval", "-1", "--timeout", "0")
+    assert code == 2 and out == ""
+    line = assert_one_clean_line(err)
+    assert "argument --timeout: expected a number of seconds greater than 0 and at most 604800, got '0'" in line
+    assert "argument --poll-interval: expected a number of seconds greater than 0 and at most 3600, got '-1'" in line
+
+
+def test_a_missing_option_bad_values_and_an_unknown_job_are_reported_together(tmp_path, capsys):
+    from ops.smoke import main
+
+    code = main(["--outputs", str(outputs_file(tmp_path)), "--timeout", "nan", "--credential", "password",
+                 "--poll-interval", "soon"], environ={})
+    line = assert_one_clean_line(capsys.readouterr().err)
+    assert code == 2
+    problems = line.split("error: ", 1)[1].split("; ")
+    assert problems[0].startswith("one of the arguments --job --pipeline is required")
+    assert [problem.split(":")[0] for problem in problems[1:]] == [
+        "argument --timeout", "argument --poll-interval", "argument --credential"
+    ]
+    assert "invalid choice: 'password' (choose from environment, managed_identity, azure_cli)" in line
+
+
+def test_an_option_without_its_value_still_reports_the_credential_set_up(tmp_path, capsys):
+    from ops.smoke import main
+
+    code = main(["--outputs", str(outputs_file(tmp_path)), "--job", "smoke", "--timeout"], environ={})
+    line = assert_one_clean_line(capsys.readouterr().err)
+    assert code == 2
+    assert "argument --timeout: expected one argument" in line
+    assert "needs the deploying identity's --tenant-id or AZURE_TENANT_ID" in line
+
+
 def test_a_credential_problem_and_an_outputs_problem_are_reported_together(tmp_path, capsys):
     from ops.smoke import main
 

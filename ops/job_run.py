@@ -1,144 +1,48 @@
 """A Databricks job run through databricks-sdk (Jobs API 2.2): run-now, runs/get, runs/get-output, runs/cancel.
 
-A run's state comes in two shapes, and both are read: the deprecated ``state`` (life_cycle_state,
-result_state, state_message, queue_reason) and ``status`` (state, queue_details, termination_details with
-code, type and message). A run has succeeded only when every shape it reports says SUCCESS; an unknown
-result never counts as success.
+runs/get is read as the JSON the server sent (ops.job_state says why), through the SDK's own API client.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from core.safe_load import shown
+from ops.job_state import message_of, observe_run, own_failures, raw, tasks_of
 from ops.outputs import JobTarget
-from ops.watch import Observation, Outcome, StartedRun, one_line
+from ops.watch import Observation, StartedRun, one_line
 
 if TYPE_CHECKING:
     from databricks.sdk import WorkspaceClient
-    from databricks.sdk.service.jobs import Run, RunState, RunStatus, RunTask
 
-SUCCESS = "SUCCESS"
-SUCCESS_WITH_FAILURES = "SUCCESS_WITH_FAILURES"
-LEGACY_TERMINAL = ("TERMINATED", "SKIPPED", "INTERNAL_ERROR")
-"""Life cycle states of the deprecated ``state`` after which a run changes no more."""
-NOT_RUN = frozenset({"UPSTREAM_FAILED", "UPSTREAM_CANCELED", "EXCLUDED", "SKIPPED"})
-"""Task results that say the task did not run (its own error is elsewhere), not that it failed itself."""
 TRACE_LINES = 10
 """How many last lines of a failed task's error trace to print."""
 MAX_TASK_OUTPUTS = 5
 """At most this many failed tasks have their output fetched (one call each)."""
 MAX_PAGES = 10
 """runs/get pages read per poll (Jobs API 2.2 pages task lists of more than 100)."""
+RUNS_GET = "/api/2.2/jobs/runs/get"
 
 
-def _name(value: object) -> str | None:
-    return getattr(value, "value", None)
+class UnreadableAnswer(Exception):
+    """runs/get answered something that is not a JSON object."""
 
 
-def verdicts(state: RunState | None, status: RunStatus | None) -> list[str | None]:
-    """One entry per shape that says the run has ended: its result name, or None if this client cannot read it."""
-    found: list[str | None] = []
-    life_cycle = _name(state.life_cycle_state) if state else None
-    if life_cycle in LEGACY_TERMINAL:
-        # SKIPPED and INTERNAL_ERROR are results in themselves, whatever result_state says.
-        found.append(_name(state.result_state) if life_cycle == "TERMINATED" else life_cycle)
-    if status is not None and _name(status.state) == "TERMINATED":
-        details = status.termination_details
-        found.append(_name(details.code) if details else None)
-    return found
-
-
-def outcome_of(found: list[str | None]) -> Outcome:
-    known = [value for value in found if value]
-    if known and all(value == SUCCESS for value in known):
-        return Outcome.SUCCESS
-    if known and all(value in (SUCCESS, SUCCESS_WITH_FAILURES) for value in known):
-        return Outcome.SUCCESS_WITH_FAILURES
-    return Outcome.FAILURE
-
-
-def result_name(found: list[str | None]) -> str:
-    """FAILED, or FAILED (RUN_EXECUTION_ERROR) when the two shapes name the result differently."""
-    names = list(dict.fromkeys(value or "UNKNOWN" for value in found))
-    if len(names) > 1 and "UNKNOWN" in names:
-        names.remove("UNKNOWN")
-    return names[0] + (f" ({', '.join(names[1:])})" if len(names) > 1 else "")
-
-
-def life_cycle_of(state: RunState | None, status: RunStatus | None) -> str:
-    return _name(status.state if status else None) or _name(state.life_cycle_state if state else None) or "UNKNOWN"
-
-
-def message_of(state: RunState | None, status: RunStatus | None) -> str:
-    """The termination message (else the deprecated state_message), tagged with a failing termination type."""
-    details = status.termination_details if status else None
-    message = (details.message if details else None) or (state.state_message if state else None) or ""
-    kind = _name(details.type) if details else None
-    tag = f"[{kind}]" if kind and kind != "SUCCESS" else ""
-    return one_line(f"{message} {tag}", 300)
-
-
-def queue_reason_of(state: RunState | None, status: RunStatus | None) -> tuple[str | None, str]:
-    details = status.queue_details if status else None
-    if details is not None and (details.code or details.message):
-        return _name(details.code), one_line(
-            f"{details.message or ''}{f' [{_name(details.code)}]' if details.code else ''}", 300
-        )
-    reason = state.queue_reason if state else None
-    return reason, one_line(reason or "", 300)
-
-
-def describe(state: RunState | None, status: RunStatus | None) -> tuple[str, tuple[str | None, ...], list]:
-    """(state in words, what counts as a change, verdicts) of a run or a task run."""
-    found = verdicts(state, status)
-    life_cycle = life_cycle_of(state, status)
-    if found:
-        result = result_name(found)
-        message = message_of(state, status)
-        return f"TERMINATED {result}{f': {message}' if message else ''}", ("ended", result), found
-    if life_cycle == "QUEUED" or (state is not None and _name(state.life_cycle_state) == "QUEUED"):
-        code, reason = queue_reason_of(state, status)
-        return f"QUEUED (waiting, not failed){f': {reason}' if reason else ''}", ("QUEUED", code), found
-    message = state.state_message if state and state.state_message else ""
-    return f"{life_cycle}{f': {one_line(message, 300)}' if message else ''}", (life_cycle,), found
-
-
-def observe_run(run: Run) -> Observation:
-    """What a runs/get answer says, for the watcher."""
-    text, key, found = describe(run.state, run.status)
-    parts = {}
-    for task in run.tasks or []:
-        task_found = verdicts(task.state, task.status)
-        parts[task.task_key] = result_name(task_found) if task_found else life_cycle_of(task.state, task.status)
-    ended = bool(found)
-    return Observation(
-        state=text,
-        key=key,
-        parts=parts,
-        result=result_name(found) if ended else None,
-        outcome=outcome_of(found) if ended else None,
-        message=message_of(run.state, run.status) if ended else "",
-        url=run.run_page_url,
-    )
-
-
-def own_failures(run: Run) -> tuple[list[tuple[RunTask, str]], list[tuple[RunTask, str]]]:
-    """(tasks that failed themselves, tasks that did not run because of others), each with its result name."""
-    failed, not_run = [], []
-    for task in run.tasks or []:
-        found = verdicts(task.state, task.status)
-        known = [value for value in found if value]
-        if not found or (known and all(value == SUCCESS for value in known)):
-            continue
-        # The deprecated result comes first and is the more specific (UPSTREAM_FAILED, not a generic code).
-        if known and known[0] in NOT_RUN:
-            not_run.append((task, result_name(found)))
-        else:
-            failed.append((task, result_name(found)))
-    return failed, not_run
+def get_run_json(client: WorkspaceClient, run_id: int, page_token: str | None = None) -> dict[str, Any]:
+    """runs/get as databricks-sdk's ``jobs.get_run`` sends it (same path, query, headers, retries), but the
+    JSON it answered rather than the SDK's Run: see ops.job_state."""
+    query: dict[str, Any] = {"run_id": run_id}
+    if page_token is not None:
+        query["page_token"] = page_token
+    headers = {"Accept": "application/json"}
+    if client.config.workspace_id:
+        headers["X-Databricks-Workspace-Id"] = client.config.workspace_id
+    answer = client.api_client.do("GET", RUNS_GET, query=query, headers=headers)
+    if not isinstance(answer, dict):
+        raise UnreadableAnswer(f"runs/get answered {type(answer).__name__}, not a JSON object")
+    return answer
 
 
 class JobRun:
@@ -155,7 +59,7 @@ class JobRun:
         self.what = f"job {shown(target.name)} (id {target.job_id})"
         # Databricks starts exactly one run per token: run-now can be retried after any error.
         self.idempotency_token = f"smoke-{uuid.uuid4().hex}"
-        self._last_run: Run | None = None
+        self._last_run: dict[str, Any] | None = None
 
     @property
     def client(self) -> WorkspaceClient:
@@ -175,13 +79,13 @@ class JobRun:
         return 0.0  # the SDK itself waits as long as a 429's Retry-After asks before it gives up
 
     def observe(self, run_id: str) -> Observation:
-        run = self.client.jobs.get_run(int(run_id))
+        run = get_run_json(self.client, int(run_id))
         pages = 1
         # Jobs API 2.2 returns at most 100 tasks per page.
-        while run.next_page_token and pages < MAX_PAGES:
-            page = self.client.jobs.get_run(int(run_id), page_token=run.next_page_token)
-            run.tasks = [*(run.tasks or []), *(page.tasks or [])]
-            run.next_page_token = page.next_page_token
+        while raw(run, "next_page_token") and pages < MAX_PAGES:
+            page = get_run_json(self.client, int(run_id), page_token=raw(run, "next_page_token"))
+            run["tasks"] = [*tasks_of(run), *tasks_of(page)]
+            run["next_page_token"] = page.get("next_page_token")
             pages += 1
         self._last_run = run
         return observe_run(run)
@@ -203,16 +107,18 @@ class JobRun:
         if len(failed) > MAX_TASK_OUTPUTS:
             lines.append(f"  ... and {len(failed) - MAX_TASK_OUTPUTS} more failed tasks")
         if not_run:
-            lines.append("  not run: " + ", ".join(f"{task.task_key} ({result})" for task, result in not_run))
+            lines.append("  not run: " + ", ".join(f"{raw(task, 'task_key') or '?'} ({result})"
+                                                   for task, result in not_run))
         return lines
 
-    def _task_error(self, task: RunTask, result: str) -> list[str]:
-        own_message = message_of(task.state, task.status)
-        header = f"  task {task.task_key} {result}"
-        if task.run_id is None:
+    def _task_error(self, task: Mapping[str, Any], result: str) -> list[str]:
+        own_message = message_of(task.get("state"), task.get("status"))
+        header = f"  task {raw(task, 'task_key') or '?'} {result}"
+        task_run_id = task.get("run_id")
+        if not isinstance(task_run_id, int) or isinstance(task_run_id, bool):
             return [f"{header}: {own_message or 'no message'}"]
         try:
-            output = self.client.jobs.get_run_output(task.run_id)
+            output = self.client.jobs.get_run_output(task_run_id)
         except Exception as error:  # noqa: BLE001 - the task's own state still says something
             reason = self.describe_error(error)[1]
             return [f"{header}: {own_message or 'no message'} (its output could not be read: {reason})"]
@@ -221,8 +127,8 @@ class JobRun:
         if trace:
             lines.append(f"    last {min(len(trace), TRACE_LINES)} lines of its error trace:")
             lines += [f"      {line[:300]}" for line in trace[-TRACE_LINES:]]
-        if task.run_page_url:
-            lines.append(f"    {task.run_page_url}")
+        if raw(task, "run_page_url"):
+            lines.append(f"    {raw(task, 'run_page_url')}")
         return lines
 
     def describe_error(self, error: BaseException) -> tuple[bool, str]:
@@ -238,6 +144,8 @@ def describe_databricks_error(error: BaseException) -> tuple[bool, str]:
 
     if isinstance(error, CredentialError):
         return False, one_line(str(error))
+    if isinstance(error, UnreadableAnswer):  # a gateway's page in place of the API's answer, as a 502 would be
+        return True, one_line(str(error))
     if isinstance(error, DatabricksError):
         permanent = (
             platform.BadRequest,
@@ -249,6 +157,8 @@ def describe_databricks_error(error: BaseException) -> tuple[bool, str]:
         )
         code = f" {error.error_code}" if error.error_code else ""
         return not isinstance(error, permanent), one_line(f"{type(error).__name__}{code}: {error}")
+    if isinstance(error, requests.exceptions.JSONDecodeError):
+        return True, "the answer was not JSON (a proxy's or gateway's page?)"
     if isinstance(error, requests.RequestException | TimeoutError | ConnectionError):
         return True, one_line(f"{type(error).__name__}: {error}")
     # azure-identity could not get a token (wrong secret, unknown tenant, no az login): not for retrying.

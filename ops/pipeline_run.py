@@ -28,6 +28,10 @@ if TYPE_CHECKING:
     from azure.mgmt.datafactory import DataFactoryManagementClient
 
 ENDED = {"Succeeded": Outcome.SUCCESS, "Failed": Outcome.FAILURE, "Cancelled": Outcome.FAILURE}
+GOING = ("Queued", "InProgress", "Canceling")
+"""The statuses ADF documents for a run that has not ended. Any other status than these and ENDED's (another
+spelling, a new value) ends the watch as a failure naming it: only "Succeeded" is a success, and waiting for
+a status this client cannot read would only end at --timeout."""
 NOT_VISIBLE_GRACE = timedelta(seconds=60)
 """A run just created may not be readable yet; until then a 404 for it is worth another try."""
 MAX_ACTIVITY_PAGES = 10
@@ -124,20 +128,27 @@ class PipelineRun:
             if self._started_at and datetime.now(UTC) - self._started_at < NOT_VISIBLE_GRACE:
                 raise NotVisibleYet(f"run {run_id} is not visible yet ({_azure_message(error)})") from None
             raise
+        # No status at all is read as not ended yet (nothing to name); any other unknown one ends the watch.
         status = run.status or "Unknown"
         if status != "Queued":
             self._activities = self._activity_runs(run_id)
         message = one_line(run.message or "", 300)
         outcome = ENDED.get(status)
+        if run.status and outcome is None and status not in GOING:
+            outcome = Outcome.FAILURE
+            known = ", ".join((*GOING, *ENDED))
+            message = "; ".join(part for part in (message, (
+                f"status {shown(status)} is not one ADF documents ({known}), so it is not counted as success; "
+                "the run may still be going on")) if part)
         if status == "Queued":
             text = f"Queued (waiting, not failed){f': {message}' if message else ''}"
         else:
-            text = f"{status}{f': {message}' if message else ''}"
+            text = f"{shown_name(status, 100)}{f': {message}' if message else ''}"
         return Observation(
             state=text,
             key=(status,),
             parts={activity.activity_name or "?": activity.status or "Unknown" for activity in self._activities},
-            result=status if outcome else None,
+            result=shown_name(status, 100) if outcome else None,
             outcome=outcome,
             message=message if outcome else "",
         )

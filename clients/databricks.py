@@ -10,12 +10,14 @@ A workspace call that answers with a redirect is refused, not followed: requests
 token header to whatever host the redirect names (it strips only Authorization). databricks-sdk has no option
 for this, so the refusal is a response hook on its (private) requests session; tests/test_clients.py fails if
 an SDK upgrade moves it. The same hook remembers each reply's HTTP status (`last_status`), which the SDK's
-errors do not keep (a 502 becomes a bare DatabricksError).
+errors do not keep (a 502 becomes a bare DatabricksError), and rewrites a Retry-After the SDK would choke on
+(clients.retry_after) before the SDK reads it.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -29,6 +31,7 @@ from databricks.sdk.credentials_provider import CredentialsProvider, Credentials
 
 from clients.deadline import pause
 from clients.identity import DATABRICKS_SCOPE, DeployerCredential, management_scope_for
+from clients.retry_after import retry_after_seconds
 
 RESOURCE_ID_HEADER = "X-Databricks-Azure-Workspace-Resource-Id"
 MANAGEMENT_TOKEN_HEADER = "X-Databricks-Azure-SP-Management-Token"
@@ -56,7 +59,21 @@ def _watch_response(response: requests.Response, *args: Any, **kwargs: Any) -> r
     _last_status.set(response.status_code)
     if response.is_redirect:
         raise RedirectRefused(response.status_code, response.headers.get("Location", "?"))
+    if "Retry-After" in response.headers:
+        _bound_retry_after(response)
     return response
+
+
+def _bound_retry_after(response: requests.Response) -> None:
+    """Rewrite Retry-After as whole seconds within [0, a day] before databricks-sdk reads it: the SDK sleeps
+    ``int(value)`` plus jitter, so a huge value overflowed time.sleep (or the float sum) and a negative one made
+    it raise; it reads only integers, so an HTTP-date is turned into one. An unreadable value is dropped (the SDK
+    then waits one second). The caller's clock cuts the wait further, to its deadline."""
+    seconds = retry_after_seconds(response.headers["Retry-After"])
+    if seconds is None:
+        del response.headers["Retry-After"]
+    else:
+        response.headers["Retry-After"] = str(math.ceil(seconds))
 
 
 class _QuietDiscovery(logging.Filter):

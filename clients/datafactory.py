@@ -60,9 +60,16 @@ def datafactory_client(
     """A DataFactoryManagementClient for ``subscription_id`` as the deploying identity.
 
     ``azure_core_options`` go to the client's azure-core pipeline (e.g. ``connection_timeout``,
-    ``read_timeout``, ``retry_total``, ``transport``).
+    ``read_timeout``, ``retry_total``, ``transport``). Without a ``retry_policy`` the client gets a
+    clients.transport.RetryAfterPolicy with those options: an odd Retry-After never ends a call with a Python
+    exception.
     """
     from azure.mgmt.datafactory import DataFactoryManagementClient
+
+    from clients.transport import RetryAfterPolicy
+
+    if "retry_policy" not in azure_core_options:
+        azure_core_options["retry_policy"] = RetryAfterPolicy(**azure_core_options)
 
     return DataFactoryManagementClient(
         credential.credential,

@@ -1,12 +1,17 @@
-"""azure-core's requests transport, kept inside the operation's deadline (clients.deadline)."""
+"""azure-core's requests transport, kept inside the operation's deadline (clients.deadline), and its retry
+policy, reading Retry-After as servers really send it (clients.retry_after)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from azure.core.pipeline.policies import RetryPolicy
 from azure.core.pipeline.transport import RequestsTransport
+from azure.core.utils import case_insensitive_dict
 
 from clients.deadline import Deadline, OutOfTime, current_deadline, pause
+from clients.retry_after import bounded_pause, retry_after_seconds
 
 # Shortest timeout an attempt is given, so a deadline reached mid-flight fails fast rather than oddly.
 _MIN_TIMEOUT = 0.01
@@ -46,3 +51,39 @@ class DeadlineTransport(RequestsTransport):
 
     def sleep(self, duration: float) -> None:
         pause(duration, self.max_pause, self.deadline)
+
+
+class RetryAfterPolicy(RetryPolicy):
+    """azure-core's retry policy, reading Retry-After (and retry-after-ms, x-ms-retry-after-ms) through
+    clients.retry_after: a negative, huge, non-finite or unreadable value is a bounded number of seconds or
+    ignored (the backoff applies), where azure-core's own parsing overflows ``time.sleep`` or raises ValueError.
+
+    ``longest()``, when given, is the most any pause (Retry-After or backoff) may last: the caller's time left.
+    With no time left no retry is made, and the last answer's error is raised.
+    """
+
+    def __init__(self, *, longest: Callable[[], float] | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self._longest = longest
+
+    def _bounded(self, seconds: float) -> float:
+        return bounded_pause(seconds, self._longest()) if self._longest is not None else seconds
+
+    def get_retry_after(self, response: Any) -> float | None:
+        headers = case_insensitive_dict(response.http_response.headers)
+        seconds = retry_after_seconds(headers.get("retry-after"))
+        if seconds is None:
+            for name in ("retry-after-ms", "x-ms-retry-after-ms"):
+                milliseconds = retry_after_seconds(headers.get(name))
+                if milliseconds is not None:
+                    seconds = milliseconds / 1000.0
+                    break
+        return None if seconds is None else self._bounded(seconds)
+
+    def get_backoff_time(self, settings: dict[str, Any]) -> float:
+        return self._bounded(super().get_backoff_time(settings))
+
+    def increment(self, settings: dict[str, Any], response: Any = None, error: Any = None) -> bool:
+        if self._longest is not None and self._longest() <= 0:
+            return False  # out of time: azure-core raises the last attempt's error instead of retrying
+        return super().increment(settings, response=response, error=error)

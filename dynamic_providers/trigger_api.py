@@ -28,13 +28,12 @@ from azure.core.exceptions import (
     ServiceRequestError,
     ServiceResponseError,
 )
-from azure.core.pipeline.policies import RetryPolicy
 
 from clients.datafactory import arm_endpoint_for, datafactory_client
 from clients.deadline import Deadline, OutOfTime
 from clients.identity import CredentialError, deployer_credential
 from clients.redaction import one_line, redact
-from clients.transport import DeadlineTransport
+from clients.transport import DeadlineTransport, RetryAfterPolicy
 
 STARTED, STOPPED = "Started", "Stopped"
 DESIRED_STATES = (STARTED, STOPPED)
@@ -97,9 +96,10 @@ class TriggerError(Exception):
     """A trigger operation failed; the text names the trigger and what to do, and never holds a secret."""
 
 
-class IdempotentPostRetryPolicy(RetryPolicy):
-    """azure-core's retry policy, retrying POST like GET: this client's only POSTs are trigger start and
-    stop, which ADF treats as idempotent, so a 502 or a read timeout on them is worth another try."""
+class IdempotentPostRetryPolicy(RetryAfterPolicy):
+    """azure-core's retry policy (reading Retry-After safely), retrying POST like GET: this client's only POSTs
+    are trigger start and stop, which ADF treats as idempotent, so a 502 or a read timeout on them is worth
+    another try."""
 
     def configure_retries(self, options: dict[str, Any]) -> dict[str, Any]:
         settings = super().configure_retries(options)

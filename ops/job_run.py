@@ -5,17 +5,20 @@ runs/get is read as the JSON the server sent (ops.job_state says why), through t
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from core.safe_load import shown
+from ops.deadline import Deadline
 from ops.job_state import message_of, observe_run, own_failures, raw, tasks_of
 from ops.outputs import JobTarget
 from ops.watch import Observation, StartedRun, one_line
 
 if TYPE_CHECKING:
     from databricks.sdk import WorkspaceClient
+    from databricks.sdk.clock import Clock
 
 TRACE_LINES = 10
 """How many last lines of a failed task's error trace to print."""
@@ -24,6 +27,22 @@ MAX_TASK_OUTPUTS = 5
 MAX_PAGES = 10
 """runs/get pages read per poll (Jobs API 2.2 pages task lists of more than 100)."""
 RUNS_GET = "/api/2.2/jobs/runs/get"
+
+
+def watch_clock(deadline: Deadline) -> Clock:
+    """databricks-sdk's clock for the command's deadline: the SDK's retry loop pauses through ``sleep`` for a
+    Retry-After (read by clients.databricks into [0, a day]) or its backoff; each pause is cut to the time left,
+    and with none left the call ends (CallTimedOut) instead of retrying."""
+    from databricks.sdk.clock import Clock
+
+    class WatchClock(Clock):
+        def time(self) -> float:
+            return time.time()
+
+        def sleep(self, seconds: float) -> None:
+            deadline.pause_before_retry(seconds)
+
+    return WatchClock()
 
 
 class UnreadableAnswer(Exception):
@@ -76,7 +95,7 @@ class JobRun:
         return []
 
     def retry_delay(self, error: BaseException) -> float:
-        return 0.0  # the SDK itself waits as long as a 429's Retry-After asks before it gives up
+        return 0.0  # the SDK itself waits as a 429's Retry-After asks (within the deadline) before it gives up
 
     def observe(self, run_id: str) -> Observation:
         run = get_run_json(self.client, int(run_id))

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from clients.identity import authority_hostname
+from clients.retry_after import bounded_pause, retry_after_seconds
 from core.safe_load import shown, shown_name
+from ops.deadline import MAX_RETRY_PAUSE
 from ops.outputs import PipelineTarget
 from ops.watch import Observation, Outcome, StartedRun, one_line
 
@@ -41,8 +42,6 @@ CLOCK_MARGIN = timedelta(seconds=10)
 """A run whose start ADF dates up to this long before our first createRun may still be ours: ADF's clock and
 ours are both NTP-synchronised, but not to the millisecond. Small, because a run someone else started by hand
 in that window would be taken for a candidate too."""
-MAX_RETRY_AFTER = 600.0
-"""Longest Retry-After honoured between two createRun attempts (the deadline ends a longer wait anyway)."""
 # ADF Studio's monitoring page of each cloud, by authority host.
 STUDIO_HOSTS = {
     "login.microsoftonline.us": "https://adf.azure.us",
@@ -117,7 +116,7 @@ class PipelineRun:
         return [StartedRun(run.run_id, _when(run.run_start)) for run in found]
 
     def retry_delay(self, error: BaseException) -> float:
-        return retry_after_seconds(error)
+        return retry_after_of(error)
 
     def observe(self, run_id: str) -> Observation:
         from azure.core.exceptions import ResourceNotFoundError
@@ -219,20 +218,17 @@ def _when(moment: datetime | None) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else "a moment ago (no start time yet)"
 
 
-def retry_after_seconds(error: BaseException) -> float:
-    """Seconds a 429/503 answer's Retry-After asks for (a number or an HTTP date), 0 when it says none."""
+def retry_after_of(error: BaseException) -> float:
+    """Seconds a 429/503 answer's Retry-After asks for (clients.retry_after), at most MAX_RETRY_PAUSE; 0 when it
+    says none or nothing readable."""
     response = getattr(error, "response", None)
-    value = (getattr(response, "headers", None) or {}).get("Retry-After") if response is not None else None
-    if not value:
-        return 0.0
+    headers = getattr(response, "headers", None) if response is not None else None
     try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            seconds = (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds()
-        except (TypeError, ValueError, IndexError):
-            return 0.0
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER) if seconds == seconds else 0.0
+        value = headers.get("Retry-After") if headers is not None else None
+    except Exception:  # noqa: BLE001 - a headers object of another shape: no Retry-After to honour
+        value = None
+    seconds = retry_after_seconds(value) if isinstance(value, str) else None
+    return bounded_pause(seconds, MAX_RETRY_PAUSE) if seconds is not None else 0.0
 
 
 def describe_azure_error(error: BaseException) -> tuple[bool, str]:

@@ -23,6 +23,7 @@ from typing import Any
 
 from clients.identity import CREDENTIAL_KINDS, CredentialError, DeployerCredential, deployer_credential
 from core.safe_load import shown
+from ops.deadline import Deadline
 from ops.outputs import JobTarget, PipelineTarget, job_target, pipeline_target, read_outputs
 from ops.usage import FAILED, USAGE, Invalid, Parser, UsageError, lenient, one_line_problem, one_of, positive_seconds
 from ops.watch import GRACE_SECONDS, Reporter, Watch, WatchOptions, one_line
@@ -105,9 +106,9 @@ def credential_from(args: Any, authority_host: str | None, environ: Mapping[str,
         raise UsageError(one_line_problem(str(error))) from None
 
 
-def job_runner(target: JobTarget, credential: DeployerCredential, timeout: float):
+def job_runner(target: JobTarget, credential: DeployerCredential, deadline: Deadline, timeout: float):
     from clients.databricks import workspace_client
-    from ops.job_run import JobRun
+    from ops.job_run import JobRun, watch_clock
 
     def connect():
         return workspace_client(
@@ -118,6 +119,8 @@ def job_runner(target: JobTarget, credential: DeployerCredential, timeout: float
             http_timeout_seconds=min(READ_TIMEOUT, timeout),
             # The SDK retries 429/503 and dropped connections for up to this long; our deadline ends it sooner.
             retry_timeout_seconds=int(timeout) + 1,
+            # Its pauses between those retries (Retry-After, backoff) are cut to the time left.
+            clock=watch_clock(deadline),
             # The SDK also reads DATABRICKS_* variables and ~/.databrickscfg; naming the auth in use keeps a PAT
             # or OAuth secret found there from being refused as a second authorization method.
             auth_type="azure-identity",
@@ -126,8 +129,10 @@ def job_runner(target: JobTarget, credential: DeployerCredential, timeout: float
     return JobRun(connect, target)
 
 
-def pipeline_runner(target: PipelineTarget, credential: DeployerCredential, arm_endpoint: str | None):
+def pipeline_runner(target: PipelineTarget, credential: DeployerCredential, deadline: Deadline,
+                    arm_endpoint: str | None):
     from clients.datafactory import datafactory_client
+    from clients.transport import RetryAfterPolicy
     from ops.pipeline_run import PipelineRun
 
     def connect():
@@ -138,6 +143,8 @@ def pipeline_runner(target: PipelineTarget, credential: DeployerCredential, arm_
             arm_endpoint=arm_endpoint,
             connection_timeout=CONNECT_TIMEOUT,
             read_timeout=READ_TIMEOUT,
+            # azure-core's retries pause for Retry-After or a backoff: never past the time left.
+            retry_policy=RetryAfterPolicy(longest=deadline.longest_retry_pause),
         )
 
     return PipelineRun(connect, target)
@@ -201,18 +208,21 @@ def main(argv: list[str], environ: Mapping[str, str] | None = None) -> int:
     try:
         args, target, credential = prepare(argv, environ)
         reporter = Reporter(secrets=credential.secrets)
+        deadline = Deadline(args.timeout)
         if isinstance(target, JobTarget):
-            runner = job_runner(target, credential, args.timeout)
+            runner = job_runner(target, credential, deadline, args.timeout)
         else:
             arm_endpoint = args.arm_endpoint or environ.get(ARM_ENDPOINT_VARIABLE) or None
-            runner = pipeline_runner(target, credential, arm_endpoint)
+            runner = pipeline_runner(target, credential, deadline, arm_endpoint)
+        # --timeout counts from here: importing an SDK above takes about a second.
+        deadline.restart()
         options = WatchOptions(
             timeout=args.timeout,
             poll_interval=args.poll_interval,
             allow_success_with_failures=args.allow_success_with_failures,
             cancel_on_timeout=args.cancel_on_timeout,
         )
-        return Watch(runner, options, reporter).run()
+        return Watch(runner, options, reporter, deadline=deadline).run()
     except UsageError as error:
         print(reporter.redact(f"{PROG}: error: {one_line_problem(str(error), MAX_USAGE_LINE)}"), file=sys.stderr)
         return USAGE

@@ -171,11 +171,13 @@ class _Stop(Exception):
 class Watch:
     """One smoke run: start, follow, conclude."""
 
-    def __init__(self, target: RunTarget, options: WatchOptions, reporter: Reporter):
+    def __init__(self, target: RunTarget, options: WatchOptions, reporter: Reporter, *,
+                 deadline: Deadline | None = None):
         self.target = target
         self.options = options
         self.report = reporter
-        self.deadline = Deadline(options.timeout)
+        # The target's SDK clients may share it, to cut their own retry pauses to the time left.
+        self.deadline = deadline or Deadline(options.timeout)
         self.grace = min(options.grace, options.timeout)
         self._last: Observation | None = None
         self._parts: dict[str, str] = {}

@@ -159,3 +159,59 @@ def test_a_request_sent_on_a_thread_the_sdk_started_is_cut_at_the_operations_dea
         thread.join(30)
     assert outcome.get("ended") != "with a reply"
     assert outcome["took"] < 1.0 + MARGIN, f"the poller's request ran {outcome['took']:.1f}s past a 1 s deadline"
+
+
+# -- Retry-After as servers send it (clients.retry_after) ---------------------------------------------------
+
+
+def test_any_retry_after_text_is_a_bounded_number_of_seconds_or_none_never_an_error():
+    from datetime import UTC, datetime
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from clients.retry_after import MAX_RETRY_AFTER, retry_after_seconds
+
+    header_like = st.one_of(
+        st.text(max_size=80),
+        st.integers().map(str),
+        st.floats().map(repr),
+        st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30)).map(
+            lambda moment: moment.strftime("%a, %d %b %Y %H:%M:%S GMT")),
+        st.text(alphabet="0123456789-+.e", min_size=60, max_size=5000),
+    )
+
+    @settings(max_examples=500, deadline=None)
+    @given(header_like)
+    def check(value):
+        seconds = retry_after_seconds(value, now=datetime(2026, 1, 1, tzinfo=UTC))
+        assert seconds is None or 0.0 <= seconds <= MAX_RETRY_AFTER, (value, seconds)
+
+    check()
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [("120", 120.0), ("-5", 0.0), ("99999999999999999999", 86400.0), ("1e400", 86400.0), ("nan", None),
+     ("garbage", None), ("", None), ("Thu, 01 Jan 2026 00:02:00 GMT", 120.0), ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),
+     ("Fri, 31 Dec 9999 23:59:59 GMT", 86400.0), ("9" * 5000, 86400.0)],
+)
+def test_retry_after_delays_and_dates_are_read_within_zero_and_a_day(value, seconds):
+    from datetime import UTC, datetime
+
+    from clients.retry_after import retry_after_seconds
+
+    assert retry_after_seconds(value, now=datetime(2026, 1, 1, tzinfo=UTC)) == seconds
+
+
+def test_the_smoke_commands_retry_pauses_never_outlast_its_deadline_and_end_with_it():
+    from ops.deadline import MAX_RETRY_PAUSE, CallTimedOut
+    from ops.deadline import Deadline as CommandDeadline
+
+    assert CommandDeadline(3600).longest_retry_pause() == MAX_RETRY_PAUSE
+    short = CommandDeadline(0.2)
+    assert short.longest_retry_pause() <= 0.2
+    short.pause_before_retry(-5)  # no ValueError for a negative pause
+    short.pause_before_retry(float("inf"))  # sleeps at most what is left, no OverflowError
+    with pytest.raises(CallTimedOut):
+        short.pause_before_retry(1)  # nothing left: the SDK must not send again

@@ -160,6 +160,53 @@ def test_retry_after_beyond_the_timeout_ends_the_command_at_its_timeout(cloud):
     assert result.code == 3
 
 
+# What servers and proxies have sent as Retry-After. Each SDK once ended the call with OverflowError or ValueError.
+RETRY_AFTER_IN_THE_PAST = ["-5", "Wed, 21 Oct 2015 07:28:00 GMT", "nan", "soon", "1e-400", "-99999999999999999999"]
+RETRY_AFTER_BEYOND_ANY_TIMEOUT = ["99999999999999999999", "1e400", "inf", "Fri, 31 Dec 9999 23:59:59 GMT", "9" * 400]
+PYTHON_ERRORS = ("OverflowError", "ValueError", "TypeError", "unexpected")
+
+
+@pytest.mark.parametrize("retry_after", RETRY_AFTER_IN_THE_PAST)
+@pytest.mark.parametrize("endpoint", ["run-now", "get"])
+def test_a_retry_after_in_the_past_or_unreadable_is_retried_at_once_and_the_job_succeeds(
+    cloud, monkeypatch, capsys, endpoint, retry_after
+):
+    cloud.jobs.add_job(JOB_ID, running(), ended("SUCCESS"))
+    cloud.jobs.inject(endpoint, Fault(429, "REQUEST_LIMIT_EXCEEDED", "Slow down", retry_after=retry_after))
+    result = smoke_in_process(cloud, monkeypatch, capsys, "--job", "smoke", *FAST)
+    assert result.code == 0, result.text
+    assert not any(name in result.text for name in PYTHON_ERRORS), result.text
+    assert len(cloud.jobs.calls(endpoint)) >= 2, "the throttled call was retried"
+
+
+@pytest.mark.parametrize("retry_after", RETRY_AFTER_BEYOND_ANY_TIMEOUT)
+@pytest.mark.parametrize("endpoint", ["run-now", "get"])
+def test_a_retry_after_beyond_any_timeout_is_waited_only_until_the_timeout(
+    cloud, monkeypatch, capsys, endpoint, retry_after
+):
+    cloud.jobs.add_job(JOB_ID, running())
+    cloud.jobs.inject(endpoint, Fault(429, "REQUEST_LIMIT_EXCEEDED", "Slow down", retry_after=retry_after))
+    result = smoke_in_process(cloud, monkeypatch, capsys, "--job", "smoke", "--poll-interval", "0.05",
+                              "--timeout", "1")
+    assert result.code == 3, result.text
+    assert "timed out after 1s" in result.stderr
+    assert not any(name in result.text for name in PYTHON_ERRORS), result.text
+
+
+@pytest.mark.parametrize("retry_after", RETRY_AFTER_IN_THE_PAST + RETRY_AFTER_BEYOND_ANY_TIMEOUT)
+@pytest.mark.parametrize("route", ["createRun", "pipelineruns.get"])
+def test_an_odd_retry_after_from_arm_never_ends_a_pipeline_smoke_run_with_a_python_error(
+    cloud, monkeypatch, capsys, route, retry_after
+):
+    cloud.factory.pipelines["smoke"] = [PipelineStep("InProgress"), PipelineStep("Succeeded")]
+    cloud.arm.inject(route, Fault(429, "TooManyRequests", "Throttled", retry_after=retry_after))
+    result = smoke_in_process(cloud, monkeypatch, capsys, "--pipeline", "smoke", "--poll-interval", "0.05",
+                              "--timeout", "2")
+    beyond = retry_after in RETRY_AFTER_BEYOND_ANY_TIMEOUT
+    assert result.code == (3 if beyond else 0), result.text
+    assert not any(name in result.text for name in PYTHON_ERRORS), result.text
+
+
 def test_a_refused_start_exits_1_with_the_apis_message(cloud, monkeypatch, capsys):
     # job_ids names a job this workspace does not have (deleted out of band).
     result = smoke_in_process(cloud, monkeypatch, capsys, "--job", "nightly", *FAST)
@@ -681,7 +728,7 @@ def test_a_run_counts_as_success_only_when_a_shape_says_success_and_nothing_it_s
             assert observation.outcome is Outcome.FAILURE, (raw, observation)
         for value in {*said, kind} & UNKNOWN:
             # A value this client does not know is named as the server sent it, never dropped.
-            assert f"'{value}' is not known" in observation.message or f"'{value}' and" in observation.message, (
+            assert f" '{value}'" in observation.message and "not known to this command" in observation.message, (
                 raw, observation)
 
     check()

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from core.safe_load import shown
+from ops.credential import CountingCredential
 from ops.deadline import Deadline
 from ops.job_state import message_of, observe_run, own_failures, raw, tasks_of
 from ops.outputs import JobTarget
@@ -70,9 +71,10 @@ class JobRun:
     part_name = "task"
     idempotent_start = True
 
-    def __init__(self, connect: Callable[[], WorkspaceClient], target: JobTarget):
+    def __init__(self, connect: Callable[[], WorkspaceClient], target: JobTarget, *, tokens: CountingCredential):
         # Building the client probes the workspace once, so it happens in start(), under the deadline.
         self._connect = connect
+        self._tokens = tokens
         self._client: WorkspaceClient | None = None
         self.target = target
         self.what = f"job {shown(target.name)} (id {target.job_id})"
@@ -89,6 +91,9 @@ class JobRun:
     def start(self) -> str:
         waiter = self.client.jobs.run_now(self.target.job_id, idempotency_token=self.idempotency_token)
         return str(waiter.response.run_id)
+
+    def unauthenticated(self) -> str | None:
+        return None if self._tokens.issued else self._tokens.source
 
     def find_started(self) -> list[StartedRun]:
         # Never asked: run-now is idempotent (idempotent_start), a retry returns the run an earlier try started.

@@ -21,6 +21,7 @@ from urllib.parse import quote
 from clients.identity import authority_hostname
 from clients.retry_after import bounded_pause, retry_after_seconds
 from core.safe_load import shown, shown_name
+from ops.credential import CountingCredential
 from ops.deadline import MAX_RETRY_PAUSE
 from ops.outputs import PipelineTarget
 from ops.watch import Observation, Outcome, StartedRun, one_line
@@ -66,8 +67,10 @@ class PipelineRun:
     part_name = "activity"
     idempotent_start = False
 
-    def __init__(self, connect: Callable[[], DataFactoryManagementClient], target: PipelineTarget):
+    def __init__(self, connect: Callable[[], DataFactoryManagementClient], target: PipelineTarget, *,
+                 tokens: CountingCredential):
         self._connect = connect
+        self._tokens = tokens
         self._client: DataFactoryManagementClient | None = None
         self.target = target
         self.what = f"pipeline {shown(target.name)} of factory {shown_name(target.factory.name)}"
@@ -91,6 +94,9 @@ class PipelineRun:
             self._first_attempt = self._started_at
         # One attempt, never resent by azure-core: see the module docstring.
         return self.client.pipelines.create_run(*self._where, self.target.name, retry_total=0).run_id
+
+    def unauthenticated(self) -> str | None:
+        return None if self._tokens.issued else self._tokens.source
 
     def find_started(self) -> list[StartedRun]:
         """Runs of this pipeline started by hand or through the API (not by a trigger) since the first start()
@@ -244,8 +250,9 @@ def describe_azure_error(error: BaseException) -> tuple[bool, str]:
 
     from clients.identity import CredentialError
 
-    if isinstance(error, CredentialError | ClientAuthenticationError):
-        # Also a 401 from ARM, or azure-identity not getting a token: retrying does not fix either.
+    if isinstance(error, CredentialError):  # no token: it names the credential and where it asked
+        return False, one_line(str(error))
+    if isinstance(error, ClientAuthenticationError):  # a 401 from ARM: retrying does not fix it
         return False, one_line(f"authentication failed: {_azure_message(error)}")
     if isinstance(error, HttpResponseError):
         status = error.status_code or 0

@@ -23,6 +23,7 @@ from typing import Any
 
 from clients.identity import CREDENTIAL_KINDS, CredentialError, DeployerCredential, deployer_credential
 from core.safe_load import shown
+from ops.credential import CountingCredential
 from ops.deadline import Deadline
 from ops.outputs import JobTarget, PipelineTarget, job_target, pipeline_target, read_outputs
 from ops.usage import FAILED, USAGE, Invalid, Parser, UsageError, lenient, one_line_problem, one_of, positive_seconds
@@ -93,7 +94,7 @@ def credential_from(args: Any, authority_host: str | None, environ: Mapping[str,
                                             ("--client-id or AZURE_CLIENT_ID", client_id)) if not value]
         raise UsageError(f"credential 'environment' needs the deploying identity's {' and '.join(missing)}")
     try:
-        return deployer_credential(
+        deployer = deployer_credential(
             kind,
             tenant_id=tenant_id,
             client_id=client_id,
@@ -104,6 +105,8 @@ def credential_from(args: Any, authority_host: str | None, environ: Mapping[str,
         )
     except CredentialError as error:
         raise UsageError(one_line_problem(str(error))) from None
+    # The SDK clients get it through CountingCredential: a failure names the credential and where it asked.
+    return replace(deployer, credential=CountingCredential(deployer, kind, authority_host))
 
 
 def job_runner(target: JobTarget, credential: DeployerCredential, deadline: Deadline, timeout: float):
@@ -126,7 +129,7 @@ def job_runner(target: JobTarget, credential: DeployerCredential, deadline: Dead
             auth_type="azure-identity",
         )
 
-    return JobRun(connect, target)
+    return JobRun(connect, target, tokens=credential.credential)
 
 
 def pipeline_runner(target: PipelineTarget, credential: DeployerCredential, deadline: Deadline,
@@ -147,7 +150,7 @@ def pipeline_runner(target: PipelineTarget, credential: DeployerCredential, dead
             retry_policy=RetryAfterPolicy(longest=deadline.longest_retry_pause),
         )
 
-    return PipelineRun(connect, target)
+    return PipelineRun(connect, target, tokens=credential.credential)
 
 
 def _quiet_sdk_loggers() -> None:

@@ -28,6 +28,10 @@ LOOKUPS_AFTER_A_FAILED_START = 3
 nothing: a run just created may take moments to appear in the list."""
 
 
+NO_ANSWER = "no answer"
+"""The last error of a start whose attempts all went unanswered."""
+
+
 class Outcome(enum.Enum):
     SUCCESS = "success"
     SUCCESS_WITH_FAILURES = "success with failures"
@@ -76,6 +80,11 @@ class RunTarget(Protocol):
     asks find_started() after each failed attempt and tries again only when it finds no run."""
 
     def start(self) -> str: ...
+
+    def unauthenticated(self) -> str | None:
+        """Where an access token is still awaited from while none was ever issued (then no request can have
+        reached the service, and no run exists); None once one was."""
+        ...
 
     def find_started(self) -> list[StartedRun]:
         """Runs started since the first start() attempt that may be its own, oldest first (asked only when
@@ -191,7 +200,7 @@ class Watch:
 
     # -- starting -------------------------------------------------------------------------------
     def _start(self) -> str:
-        what, last_error = self.target.what, "no answer"
+        what, last_error = self.target.what, NO_ANSWER
         may_have_started = False  # an attempt failed in a way that may have started a run anyway
         while True:
             try:
@@ -201,7 +210,9 @@ class Watch:
             except Exception as error:  # noqa: BLE001 - classified by the target, reported in one line
                 transient, last_error = self.target.describe_error(error)
                 if not transient:
-                    self.report.error([f"could not start {what}: {last_error}"])
+                    nothing_sent = "; no request was sent, so no run was started" if (
+                        self.target.unauthenticated() is not None) else ""
+                    self.report.error([f"could not start {what}: {last_error}{nothing_sent}"])
                     raise _Stop(FAILED) from None
                 if not self.target.idempotent_start:
                     may_have_started = True
@@ -271,6 +282,12 @@ class Watch:
 
     def _timed_out_starting(self, last_error: str) -> NoReturn:
         what = self.target.what
+        awaited = self.target.unauthenticated()
+        if awaited is not None:
+            last = f" (last error: {last_error})" if last_error != NO_ANSWER else ""
+            self.report.error([f"timed out after {self.options.timeout:g}s authenticating to start {what}: no access "
+                               f"token came from {awaited}{last}; no request was sent, so no run was started"])
+            raise _Stop(TIMED_OUT)
         lines = [f"timed out after {self.options.timeout:g}s starting {what} (last error: {last_error}); "
                  "a run may have started anyway: look for it before starting another"]
         if not self.target.idempotent_start:

@@ -226,6 +226,44 @@ def test_a_wrong_client_secret_fails_with_entra_ids_message_and_never_prints_the
     assert cloud.jobs.calls("run-now") == []
 
 
+def refused_authority() -> str:
+    """An https authority on a loopback port nothing listens on: every connection is refused."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"https://127.0.0.1:{port}"
+
+
+@pytest.mark.parametrize("what", ["--job", "--pipeline"])
+def test_an_unreachable_authority_fails_authentication_naming_it_and_says_no_run_was_started(cloud, what):
+    cloud.jobs.add_job(JOB_ID, ended("SUCCESS"))
+    cloud.factory.pipelines["smoke"] = [PipelineStep("Succeeded")]
+    authority = refused_authority()
+    result = smoke(cloud, what, "smoke", "--timeout", "60", outputs=cloud.outputs_file(azure_authority_host=""),
+                   env=cloud.environ(AZURE_AUTHORITY_HOST=authority))
+    assert result.code == 1, result.text
+    assert f"authentication failed: no access token from Entra ID at {authority} (credential 'environment'" in (
+        result.stderr)
+    assert "could not reach it" in result.stderr and "no run was started" in result.stderr
+    assert "may have started" not in result.text and "Error:" not in result.stderr
+    # Only databricks-sdk's unauthenticated discovery probe reached the workspace; nothing reached an API.
+    assert [call for call in cloud.jobs.requests if call.endpoint] == [] and cloud.arm.requests == []
+
+
+def test_authentication_that_outlasts_the_timeout_exits_3_saying_no_run_was_started(cloud):
+    cloud.jobs.add_job(JOB_ID, ended("SUCCESS"))
+    cloud.entra.token_delay = 600
+    result = smoke(cloud, "--job", "smoke", "--poll-interval", "0.05", "--timeout", "2")
+    assert result.code == 3, result.text
+    assert f"timed out after 2s authenticating to start job 'smoke' (id {JOB_ID}): no access token came from " \
+           f"Entra ID at {cloud.entra.authority}" in result.stderr
+    assert "no request was sent, so no run was started" in result.stderr
+    assert "may have started" not in result.text
+    assert cloud.jobs.calls("run-now") == []
+
+
 def test_a_principal_that_is_not_a_workspace_user_is_admitted_through_the_workspace_resource_id(
     cloud, monkeypatch, capsys
 ):

@@ -67,6 +67,8 @@ def parse_resource_id(value: object, kind: ResourceType) -> ResourceId:
     """The parts of ``value``, the ARM id of a ``kind`` resource; ValueError saying what is wrong with it and
     which shape is expected."""
     expected = f"expected {kind.label} resource id '{kind.shape}'"
+    if isinstance(value, str) and (not value.isprintable() or any(c.isspace() for c in value)):
+        raise ValueError(f"{expected}; this one holds a space, a line break or a control character")
     match = _ANY_RESOURCE_ID.fullmatch(value) if isinstance(value, str) else None
     if match is None:
         raise ValueError(expected)

@@ -296,19 +296,20 @@ WORKSPACE_ID_SHAPE = ("'workspace_resource_id': expected an Azure Databricks wor
 @pytest.mark.parametrize(
     ("resource_id", "why"),
     [
-        ("garbage\r\nX-Evil: 1", ""),
+        ("garbage\r\nX-Evil: 1", "a line break"),
         ("garbage", ""),
         ("", ""),
-        (WORKSPACE_ID + "\n", ""),
-        (" " + WORKSPACE_ID, ""),
+        (WORKSPACE_ID + "\n", "a line break"),
+        (" " + WORKSPACE_ID, "holds a space"),
         (WORKSPACE_ID.replace("Microsoft.Databricks/workspaces", "Microsoft.Storage/storageAccounts"),
          "this is the id of a Microsoft.Storage/storageAccounts"),
         (WORKSPACE_ID.replace(WORKSPACE_ID.split("/")[2], "s-1"), "its subscription id is not a GUID"),
         (WORKSPACE_ID.replace("rg-dp-test", "rg."), "its resource group is not"),
-        (WORKSPACE_ID.replace("dbw-dp-test", "dbw\x1b[2J"), "its name is not 3 to 64 letters"),
+        (WORKSPACE_ID.replace("dbw-dp-test", "dbw\x1b[2J"), "a control character"),
+        (WORKSPACE_ID.replace("dbw-dp-test", "dbw.test"), "its name is not 3 to 64 letters"),
     ],
     ids=["header-injection", "garbage", "empty", "trailing-newline", "leading-space", "other-type", "subscription",
-         "group", "name-with-escape"],
+         "group", "name-with-escape", "name-with-period"],
 )
 def test_a_workspace_resource_id_that_is_not_a_workspaces_arm_id_is_a_usage_error_naming_the_key(
     tmp_path, capsys, resource_id, why
@@ -368,7 +369,9 @@ def test_a_factory_id_with_a_trailing_newline_is_a_usage_error_naming_the_key(tm
     path = outputs_file(tmp_path, data_factory_id=FACTORY_ID + "\n")
     code, _, err = smoke(capsys, "--outputs", str(path), "--pipeline", "smoke")
     assert code == 2
-    assert f"{path}: 'data_factory_id': expected a Data Factory resource id" in assert_one_clean_line(err)
+    line = assert_one_clean_line(err)
+    assert f"{path}: 'data_factory_id': expected a Data Factory resource id" in line
+    assert "this one holds a space, a line break or a control character" in line
 
 
 def test_every_bad_item_and_every_duplicate_of_the_pipeline_list_is_named_by_index(tmp_path, capsys):

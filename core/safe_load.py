@@ -390,10 +390,15 @@ def parse_yaml(text: str, *, source: str, problems: list[str], plain_as_text: bo
     ``!!bool`` or ``!!null`` one, is a ``PlainScalar``: the text as written, with the Pulumi CLI's reading of it.
     """
     loader = _Loader(text)
+    builder = _YamlBuilder(loader, source, plain_as_text=plain_as_text)
     try:
-        return _YamlBuilder(loader, source, plain_as_text=plain_as_text).document()
+        document = builder.document()
+        if not builder.soft:
+            return document
+        problems.extend(_capped(builder.soft))
     except _Refused as refusal:
-        problems.append(str(refusal))
+        # What could be read past is reported with what stopped the reading: all problems of a run together.
+        problems.extend(_capped([*builder.soft, str(refusal)]))
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         what = error.problem or error.context or "not valid YAML"
@@ -429,6 +434,8 @@ class _Container:
 
 _NO_KEY = object()
 _MERGE = object()
+_SKIP = object()  # a refused key: its value is read past and dropped
+_BAD = object()  # a refused scalar, reported: the document is not returned
 
 
 class _YamlBuilder:
@@ -440,6 +447,9 @@ class _YamlBuilder:
         self.anchors: dict[str, tuple[Any, int, int]] = {}  # name → (value, size, height)
         self.open_anchors: set[str] = set()
         self.total = 0
+        # Problems local to one key or value: reading goes on past them, so that a file's problems are all
+        # reported in one run. Structural ones (depth, size, aliases, a second document) stop it at once.
+        self.soft: list[str] = []
 
     def refuse(self, mark: Any, path: str, message: str) -> _Refused:
         return _Refused(f"{self.source}{_mark(mark)}: {_at(_short(path))}{message}")
@@ -464,7 +474,12 @@ class _YamlBuilder:
             event = self.loader.get_event()
             path = self.child_path()
             if isinstance(event, yaml.ScalarEvent):
-                done = self.scalar(event, path)
+                self.count(1, event, path)
+                try:
+                    done = self.scalar(event, path)
+                except _Refused as refusal:
+                    self.soft.append(str(refusal))
+                    done = _BAD
                 if event.anchor is not None:
                     self.anchors[event.anchor] = (done, 1, 0)
                 size, height = 1, 0
@@ -529,12 +544,16 @@ class _YamlBuilder:
         parent.size += size
         parent.height = max(parent.height, height + 1)
         if isinstance(parent.value, list):
-            parent.value.append(value)
+            parent.value.append(None if value is _BAD else value)
             return
         if parent.key is _NO_KEY:
             self.take_key(parent, value, event)
             return
         key, parent.key = parent.key, _NO_KEY
+        if key is _SKIP or (key is _MERGE and value is _BAD):
+            return
+        if value is _BAD:
+            value = None
         if key is _MERGE:
             sources = value if isinstance(value, list) else [value]
             if not sources or not all(isinstance(source, dict) for source in sources):
@@ -549,15 +568,24 @@ class _YamlBuilder:
         if key is _MERGE:
             parent.key, parent.key_mark = _MERGE, mark
             return
+        if key is _BAD:  # reported already
+            parent.key, parent.key_mark = _SKIP, mark
+            return
         if not isinstance(key, str):
             written = getattr(event, "value", None)
             what = f"{shown(written)}, which YAML reads as {_kind(key)}" if isinstance(written, str) \
                 else f"{shown(key)}"
             quoted = f" (quote it: \"{written}\": ...)" if isinstance(written, str) and written.isprintable() \
                 and len(written) <= 40 else ""
-            raise self.refuse(mark, parent.path, f"the key {what}, not text; a key must be text{quoted}")
+            self.soft.append(str(self.refuse(mark, parent.path, f"the key {what}, not text; a key must be "
+                                             f"text{quoted}")))
+            parent.key, parent.key_mark = _SKIP, mark
+            return
         if key in parent.explicit_keys:
-            raise self.refuse(mark, "", f"invalid YAML: duplicate key {shown(key)}{_in(parent.path)}")
+            self.soft.append(str(self.refuse(mark, "", f"invalid YAML: duplicate key {shown(key)}"
+                                             f"{_in(parent.path)}")))
+            parent.key, parent.key_mark = _SKIP, mark
+            return
         parent.explicit_keys.add(key)
         parent.key, parent.key_mark = key, mark
 
@@ -582,7 +610,6 @@ class _YamlBuilder:
                               "values (aliases repeated over and over?)")
 
     def scalar(self, event: Any, path: str) -> Any:
-        self.count(1, event, path)
         tag = event.tag
         is_key = bool(self.stack) and isinstance(self.stack[-1].value, dict) and self.stack[-1].key is _NO_KEY
         if self.plain_as_text and not is_key and ((tag is None and event.implicit[0]) or tag in _GO_TAGS):

@@ -23,7 +23,6 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import jinja2
-import jinja2.sandbox
 
 from core.errors import UserError, shown, shown_name
 from core.job_checks import (
@@ -43,6 +42,7 @@ from core.job_files import (
 )
 from core.job_schema import check_job_settings
 from core.safe_load import parse_json
+from core.template_sandbox import BoundedEnvironment, TemplateLimit, TemplateTooComplex
 
 __all__ = ["DEFAULT_TEMPLATE", "DEFINITION_SUFFIXES", "POOL_REF_PREFIX", "RenderedJob", "render_jobs",
            "resolve_pool_refs"]
@@ -109,7 +109,12 @@ def render_jobs(
                          f"{sources_by_resource_name[resource_name]}; rename one of the files")
         else:
             sources_by_resource_name[resource_name] = source
-        rendered = renderer.render(path, source, jobs_dir, found)
+        try:
+            rendered = renderer.render(path, source, jobs_dir, found)
+        except Exception as error:  # noqa: BLE001 - one unforeseen failure must not hide the other files' problems
+            found.append(f"{source}: could not be checked ({type(error).__name__}: {shown(str(error), 200)[1:-1]}); "
+                         "the other files were checked")
+            rendered = None
         if rendered is None or resource_name is None:
             continue
         settings, pools = rendered
@@ -211,9 +216,9 @@ class _Renderer:
         self.pool_capacities = dict(pool_capacities or {})
         self.default_pool = default_pool
         self.relative_to = relative_to
-        # autoescape off: templates render JSON, not HTML; values go through |tojson. The sandbox caps
-        # range() (a runaway loop fails instead of hanging) and keeps templates away from Python internals.
-        self.environment = jinja2.sandbox.SandboxedEnvironment(
+        # autoescape off: templates render JSON, not HTML; values go through |tojson. The bounded sandbox keeps
+        # templates away from Python internals and bounds what compiling and rendering one may cost.
+        self.environment = BoundedEnvironment(
             loader=SafeTemplateLoader(self.templates_dir, lambda path: self.display(path, self.templates_dir)),
             undefined=_StrictUndefined, autoescape=False, keep_trailing_newline=True,
             auto_reload=False,
@@ -262,7 +267,7 @@ class _Renderer:
         }
         template_display = self.display(self.templates_dir / template_name, self.templates_dir)
         try:
-            text = _render_bounded(template, context)
+            text = self.environment.render_bounded(template, context, MAX_RENDERED_CHARACTERS)
         except Exception as error:  # noqa: BLE001 - any failure inside a template is the template author's to fix
             problems.append(f"{source}: {self._template_error(error, template_display)}")
             return None
@@ -315,8 +320,8 @@ class _Renderer:
                    "does not exist"
         try:
             return self.environment.get_template(name)
-        except jinja2.TemplateSyntaxError as error:
-            return self._template_error(error, name)
+        except jinja2.TemplateSyntaxError as error:  # TemplateTooComplex included
+            return self._template_error(error, self.display(self.templates_dir / name, self.templates_dir))
         except UnreadableTemplate as error:  # a link out of templates/, a FIFO, too large
             return str(error)
         except jinja2.TemplateNotFound:
@@ -330,11 +335,15 @@ class _Renderer:
             return f"template {shown(name)} not found in {templates}/; {hint}available: {_names(available)}"
         except OSError as error:  # after TemplateNotFound, which is an OSError
             return f"template {shown(name)} cannot be read: {error.strerror}"
+        except Exception as error:  # noqa: BLE001 - Python's own compile limits, a limit of the sandbox, ...
+            return self._template_error(error, self.display(self.templates_dir / name, self.templates_dir))
 
     def _template_error(self, error: Exception, fallback_location: str) -> str:
         """``templates/x.json.j2:12: what went wrong``, using the innermost template frame for the line."""
         if isinstance(error, jinja2.TemplateSyntaxError) and error.filename:
             location = f"{self.display(Path(error.filename), self.templates_dir)}:{error.lineno}"
+            if isinstance(error, TemplateTooComplex):
+                return f"{location}: cannot be compiled: {error.message}"
             return f"{location}: Jinja syntax error: {error.message}"
         location = fallback_location
         frame = error.__traceback__
@@ -345,12 +354,16 @@ class _Renderer:
             frame = frame.tb_next
         if isinstance(error, jinja2.UndefinedError):
             return f"{location}: undefined: {error.message}"
-        if isinstance(error, _TemplateProblem | UnreadableTemplate):
+        if isinstance(error, _TemplateProblem | UnreadableTemplate | TemplateLimit):
             return f"{location}: {error}"
         if isinstance(error, jinja2.TemplateNotFound):
             return f"{location}: included template {shown(error.name)} not found"
         if isinstance(error, RecursionError):
             return f"{location}: the template calls or includes itself without end"
+        if isinstance(error, MemoryError):
+            return f"{location}: ran out of memory; a value made far too large?"
+        if isinstance(error, SyntaxError):  # Python refused the code Jinja generated (a static limit)
+            return f"{location}: cannot be compiled: {error.msg}; simplify the template"
         return f"{location}: {type(error).__name__}: {shown(str(error), 300)[1:-1]}"
 
     def template_problems(self) -> list[str]:
@@ -363,18 +376,6 @@ class _Renderer:
 
 
 _INVALID = object()
-
-
-def _render_bounded(template: jinja2.Template, context: Mapping[str, Any]) -> str:
-    """Render, stopping once the output passes MAX_RENDERED_CHARACTERS (a runaway loop must not eat memory)."""
-    chunks, size = [], 0
-    for chunk in template.generate(context):
-        size += len(chunk)
-        if size > MAX_RENDERED_CHARACTERS:
-            raise _TemplateProblem(f"renders more than {MAX_RENDERED_CHARACTERS // (1024 * 1024)} MiB for one "
-                                   "job; a loop that never ends?")
-        chunks.append(chunk)
-    return "".join(chunks)
 
 
 def _rendered_document(text: str, source: str, template_display: str, problems: list[str]) -> Any:

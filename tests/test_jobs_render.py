@@ -658,8 +658,9 @@ def test_list_valued_task_keys_are_reported_not_a_crash(tmp_path):
 
 @pytest.mark.parametrize(("template", "message"), [
     ("{% for i in range(10**9) %}x{% endfor %}", "Range too big"),
+    ('{% for i in range(100000) %}{{ "x" * 100 }}{% endfor %}', "renders more than 4 MiB for one job"),
     ("{% for i in range(100000) %}{% for j in range(100) %}xxxxxxxxxx{% endfor %}{% endfor %}",
-     "renders more than 4 MiB for one job"),
+     "runs more than 250,000 steps"),
     ('{% include "custom.json.j2" %}', "the template calls or includes itself without end"),
 ])
 def test_a_runaway_template_fails_promptly(tmp_path, template, message):

@@ -39,13 +39,30 @@ PARAMETER_NAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]+")
 _TAG_NAME_FORBIDDEN = set('<>%&\\?/')
 
 
+def text_problem(text: str) -> str | None:
+    """Why a name someone must type or find (a job, a parameter, a notebook path part) is unusable, or None:
+    a control or invisible character (a newline, a tab, NUL, a zero-width space), or white space at either
+    end, which makes it look like another name that differs only in what cannot be seen."""
+    if not text.isprintable():
+        return "holds a control or invisible character"
+    if text != text.strip():
+        return "begins or ends with white space"
+    return None
+
+
+NAME_RULE = "printable text without white space at either end (spaces inside are fine)"
+
+
 def check_job_structure(settings: Any) -> list[str]:
     """A job needs a name and tasks; task/cluster keys must be unique and line up; no dependency cycle."""
     if not isinstance(settings, dict):
         return []
     problems = []
-    if not isinstance(settings.get("name"), str) or not settings["name"].strip():
+    name = settings.get("name")
+    if not isinstance(name, str) or not name.strip():
         problems.append("name: required: a non-empty job name")
+    elif text_problem(name):
+        problems.append(f"name: {shown(name)} {text_problem(name)}; a job name is {NAME_RULE}")
     tasks = _dicts(settings.get("tasks"))
     if not settings.get("tasks"):
         problems.append("tasks: a job needs at least one task")
@@ -120,6 +137,10 @@ def check_provider_limits(settings: Any) -> list[str]:
         _cluster_limits(task.get("new_cluster"), f"{path}.new_cluster", problems)
         notebook = task.get("notebook_task")
         parameters = notebook.get("base_parameters") if isinstance(notebook, dict) else None
+        for name in parameters if isinstance(parameters, dict) else ():
+            if isinstance(name, str) and (not name or text_problem(name)):
+                problems.append(f"{path}.notebook_task.base_parameters: parameter name {shown(name)} "
+                                f"{text_problem(name) or 'is empty'}; a parameter name is {NAME_RULE}")
         if isinstance(parameters, dict):
             size = len(json.dumps(parameters, ensure_ascii=False).encode("utf-8", "surrogatepass"))
             if size > MAX_NOTEBOOK_PARAMETERS_BYTES:

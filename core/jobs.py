@@ -26,11 +26,13 @@ import jinja2
 
 from core.errors import UserError, shown, shown_name
 from core.job_checks import (
+    NAME_RULE,
     POOL_REF_PREFIX,
     check_job_structure,
     check_pool_capacity,
     check_provider_limits,
     collect_pool_refs,
+    text_problem,
 )
 from core.job_files import (
     DEFINITION_SUFFIXES,
@@ -97,7 +99,7 @@ def render_jobs(
         if relative_to is not None and directory.exists() and not _inside(directory, relative_to):
             found.append(f"{directory.name}/: is a symbolic link out of the project; nothing in it is read")
     sources_by_resource_name: dict[str, str] = {}
-    sources_by_job_name: dict[str, str] = {}
+    sources_by_job_name: dict[str, tuple[str, str]] = {}  # case-folded name → (source, name as written)
     for path in [] if found else definition_files(jobs_dir, renderer.display, found):
         source = renderer.display(path, jobs_dir)
         resource_name = _resource_name(PurePosixPath(path.relative_to(jobs_dir).as_posix()))
@@ -118,12 +120,18 @@ def render_jobs(
         if rendered is None or resource_name is None:
             continue
         settings, pools = rendered
+        # Databricks finds a job by name without regard to case (jobs/list's name filter), so
+        # 'Daily-Ingest' and 'daily-ingest' are the same name there.
         job_name = settings.get("name")
-        if isinstance(job_name, str) and job_name in sources_by_job_name:
-            found.append(f"{source}: job name {shown(job_name)} is also used by "
-                         f"{sources_by_job_name[job_name]}; job names must be unique in a workspace")
-        elif isinstance(job_name, str):
-            sources_by_job_name[job_name] = source
+        key = job_name.casefold() if isinstance(job_name, str) else None
+        if key is not None and key in sources_by_job_name:
+            other_source, other_name = sources_by_job_name[key]
+            spelled = f" (as {shown(other_name)}; Databricks compares job names regardless of case)" \
+                if other_name != job_name else ""
+            found.append(f"{source}: job name {shown(job_name)} is also used by {other_source}{spelled}; job "
+                         "names must be unique in a workspace")
+        elif key is not None:
+            sources_by_job_name[key] = (source, job_name)
         jobs.append(RenderedJob(source, resource_name, settings, pools))
     found.extend(renderer.template_problems())
     if found and problems is None:
@@ -439,6 +447,9 @@ def _base_parameters(
         if not isinstance(name, str) or not name:
             problems.append(f"{source}: {shown_name(key)} must be a non-empty string (the notebook parameter "
                             f"name), got {shown(name)}")
+        elif text_problem(name):
+            problems.append(f"{source}: {shown_name(key)}: parameter name {shown(name)} {text_problem(name)}; a "
+                            f"parameter name is {NAME_RULE}")
         elif isinstance(value, bool) or not isinstance(value, str | int | float):
             problems.append(f"{source}: {shown_name(value_key)} must be a string or a number, got {shown(value)}; "
                             "quote it to pass it as text")

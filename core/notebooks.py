@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from core.errors import UserError
+from core.job_checks import NAME_RULE, text_problem
 from core.safe_load import parse_json, shown
 
 # Extension (lower case) -> (language, import format). Jupyter notebooks carry their language in their metadata.
@@ -87,11 +88,10 @@ def scan_notebooks(notebooks_dir: Path, *, root: str, relative_to: Path | None =
             problems.append(f"{display}: not a notebook: notebooks/ holds {allowed} files "
                             "(Markdown files are ignored); move other files elsewhere")
             continue
-        named = _path_problem(relative)
+        named = _path_problem(str(PurePosixPath(relative).with_suffix("")))
         if named is not None:
-            problems.append(f"{display}: {named}; the file's path becomes the notebook's workspace path, so its "
-                            "directory and file names must be printable, without white space at either end; "
-                            "rename it")
+            problems.append(f"{display}: {named}; the file's path becomes the notebook's workspace path, so each "
+                            f"directory and file name must be {NAME_RULE}; rename it")
             continue
         content = _read(path, base, display, problems)
         stem = str(PurePosixPath(relative).with_suffix(""))
@@ -144,6 +144,11 @@ def check_notebook_references(
     problems = []
     for source, path in references:
         if not isinstance(path, str) or path.startswith("@"):
+            continue
+        named = _path_problem(path)
+        if named is not None:
+            problems.append(f"{source}: notebook path {shown(path)}: {named}; each part of a workspace path is "
+                            f"{NAME_RULE}")
             continue
         if not path.startswith("/"):
             problems.append(f"{source}: notebook path {shown(path)} must be an absolute workspace path, "
@@ -289,15 +294,13 @@ def _is_jupyter(content: bytes, display: str, problems: list[str]) -> bool:
 
 
 def _path_problem(relative: str) -> str | None:
-    """What is wrong with a notebook's path inside notebooks/ as a workspace path, or None.
-
-    The file's path becomes the notebook's workspace path: a control character or a space at either end of
-    a name would make a notebook nobody can type (and that looks like another one in the UI)."""
-    for part in PurePosixPath(relative).with_suffix("").parts:
-        if not part.isprintable():
-            return f"{shown(part)} holds a control character"
-        if part != part.strip():
-            return f"{shown(part)} begins or ends with white space"
+    """What is wrong with a notebook's path (inside notebooks/, or in the workspace) as a workspace path, or
+    None. A control character or a space at either end of a name makes a notebook nobody can type, and one
+    that looks like another in the UI."""
+    for part in PurePosixPath(relative).parts:
+        problem = text_problem(part)
+        if problem:
+            return f"{shown(part)} {problem}"
     return None
 
 

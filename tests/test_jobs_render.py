@@ -496,7 +496,9 @@ def test_every_bad_file_is_reported_in_one_error(tmp_path):
 file_stems = st.from_regex(r"[a-z][a-z0-9]{0,10}(_[a-z0-9]{1,6})?", fullmatch=True)
 par_suffixes = st.from_regex(r"[a-z][a-z0-9]{0,11}", fullmatch=True)
 text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=20)
-par_pairs = st.dictionaries(par_suffixes, st.tuples(text.filter(bool), text | st.integers()), max_size=5)
+# A parameter name is printable text without white space at either end (one that is not is refused, below).
+parameter_names = text.filter(lambda name: name and name.isprintable() and name == name.strip())
+par_pairs = st.dictionaries(par_suffixes, st.tuples(parameter_names, text | st.integers()), max_size=5)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -764,3 +766,52 @@ def test_documented_databricks_limits_fail_at_render_time_not_at_up(tmp_path, ex
 def test_a_file_name_with_a_newline_is_quoted_so_each_problem_stays_one_line(tmp_path):
     problem = one_problem(tmp_path, {"jobs/bad\nname.json": "{"})
     assert problem.startswith("'jobs/bad\\nname.json':1:2: invalid JSON") and "\n" not in problem
+
+
+# --- names a user must type or find: printable, no white space at either end -----------------------------
+
+
+@pytest.mark.parametrize(("name", "what"), [
+    ("daily-ingest\n", "holds a control or invisible character"),
+    ("daily\x00ingest", "holds a control or invisible character"),
+    ("daily\u200bingest", "holds a control or invisible character"),  # a zero-width space
+    (" daily-ingest", "begins or ends with white space"),
+    ("daily-ingest ", "begins or ends with white space"),
+])
+def test_a_job_name_with_a_control_character_or_outer_space_is_refused_saying_what_is_allowed(tmp_path, name, what):
+    found = problems(tmp_path, {"jobs/a.json": db_dsc(), "jobs/b.json": db_dsc(name=name),
+                                "jobs/c.yaml": f"template: custom.json.j2\nname: {json.dumps(name)}\n",
+                                "templates/custom.json.j2": job_json(task("a"))})
+    for source in ("jobs/b.json", "jobs/c.yaml"):
+        (problem,) = [problem for problem in found if problem.startswith(source)]
+        assert problem == f"{source}: name: {name!r} {what}; a job name is printable text without white space at " \
+                          "either end (spaces inside are fine)"
+    assert len(found) == 2, found  # not also "the same name as jobs/a.json": it is refused for itself
+
+
+def test_job_names_that_differ_only_in_case_are_the_same_name_as_databricks_finds_jobs(tmp_path):
+    found = problems(tmp_path, {"jobs/a.json": db_dsc(name="daily-ingest"), "jobs/b.json": db_dsc(name="Daily-Ingest")})
+    assert found == ["jobs/b.json: job name 'Daily-Ingest' is also used by jobs/a.json (as 'daily-ingest'; Databricks "
+                     "compares job names regardless of case); job names must be unique in a workspace"]
+
+
+def test_a_job_name_with_inner_spaces_and_any_printable_letters_is_fine(tmp_path):
+    (job,) = render(write(tmp_path, {"jobs/a.json": db_dsc(name="Tägliche Übernahme – ERP")}))
+    assert job.settings["name"] == "Tägliche Übernahme – ERP"
+
+
+@pytest.mark.parametrize(("name", "what"), [
+    ("x\x00", "holds a control or invisible character"),
+    ("region\n", "holds a control or invisible character"),
+    (" region", "begins or ends with white space"),
+])
+def test_a_parameter_name_with_a_control_character_or_outer_space_is_refused(tmp_path, name, what):
+    definition = problems(tmp_path / "a", {"jobs/a.json": db_dsc(par_x=name, par_x_val="v")})
+    assert definition == [f"jobs/a.json: par_x: parameter name {name!r} {what}; a parameter name is printable text "
+                          "without white space at either end (spaces inside are fine)"]
+    # A template writing base_parameters itself is held to the same rule.
+    template = job_json('{"task_key": "a", "notebook_task": {"notebook_path": "/x", "base_parameters": {'
+                        + json.dumps(name) + ': "v"}}}')
+    (rendered,) = problems(tmp_path / "b", custom(template))
+    assert rendered.startswith(f"jobs/custom.yaml: tasks[0].notebook_task.base_parameters: parameter name {name!r} "
+                               f"{what}")

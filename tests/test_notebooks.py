@@ -290,13 +290,13 @@ def test_a_hostile_jupyter_file_is_one_problem_naming_it_and_the_other_files_sti
 
 
 @pytest.mark.parametrize(("name", "what"), [
-    ("nl\nname.py", "holds a control character"),
-    ("tab\tname.py", "holds a control character"),
-    ("bell\x07.sql", "holds a control character"),
+    ("nl\nname.py", "holds a control or invisible character"),
+    ("tab\tname.py", "holds a control or invisible character"),
+    ("bell\x07.sql", "holds a control or invisible character"),
     (" leading.py", "begins or ends with white space"),
     ("trailing .py", "begins or ends with white space"),
     ("team /load.py", "begins or ends with white space"),
-    ("team\r/load.py", "holds a control character"),
+    ("team\r/load.py", "holds a control or invisible character"),
 ])
 def test_a_notebook_whose_workspace_path_would_hold_a_control_character_or_outer_space_is_refused(tmp_path, name,
                                                                                                    what):
@@ -311,3 +311,13 @@ def test_a_notebook_whose_workspace_path_would_hold_a_control_character_or_outer
                               else f"notebooks/{name}"), problem
     assert what in problem and "rename it" in problem and "\n" not in problem
     assert [notebook.workspace_path for notebook in scan.notebooks] == ["/Shared/fine name"]
+
+
+def test_a_referenced_notebook_path_with_a_control_character_is_refused_even_under_an_external_folder():
+    problems = check_notebook_references([("jobs/a.json", "/Repos/team/load\n"), ("jobs/b.json", "/Repos/team /x")],
+                                         deployed=[], external=["/Repos"])
+    assert problems == [
+        "jobs/a.json: notebook path '/Repos/team/load\\n': 'load\\n' holds a control or invisible character; each "
+        "part of a workspace path is printable text without white space at either end (spaces inside are fine)",
+        "jobs/b.json: notebook path '/Repos/team /x': 'team ' begins or ends with white space; each part of a "
+        "workspace path is printable text without white space at either end (spaces inside are fine)"]

@@ -8,8 +8,7 @@ problems as ``<json path>: <what is wrong>``:
 - limits Databricks documents (Jobs API 2.1, clusters, Azure tags), so that `pulumi up` does not fail on
   what the plan could see: name and description lengths, key patterns, tag counts and lengths, numeric
   ranges, notebook parameter size;
-- pool capacity: a job cluster whose workers (and driver, on the same pool) exceed the pool's
-  ``maxCapacity`` deploys fine and then fails every run.
+- the clusters a job declares (``declared_clusters``), for these checks and for ``core.job_capacity``.
 """
 
 from __future__ import annotations
@@ -17,7 +16,8 @@ from __future__ import annotations
 import graphlib
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from core.errors import shown, shown_name
@@ -211,48 +211,47 @@ def _join(path: str, field: str) -> str:
     return f"{path}.{field}" if path else field
 
 
-def check_pool_capacity(settings: Any, capacities: Mapping[str, int]) -> list[str]:
-    """Clusters that need more instances than their pool's maxCapacity: they never start."""
-    problems = []
-    for path, cluster in _clusters(settings):
-        workers_pool = _pool_name(cluster.get("instance_pool_id"))
-        if workers_pool not in capacities:
-            continue  # not on a pool of this stage (unknown pools are reported elsewhere)
-        autoscale = cluster.get("autoscale")
-        if isinstance(autoscale, dict):
-            workers, how = autoscale.get("max_workers"), "autoscale.max_workers"
-        else:
-            workers, how = cluster.get("num_workers", 0), "num_workers"
-        if not _is_int(workers) or workers < 0:
-            continue
-        driver_pool = _pool_name(cluster.get("driver_instance_pool_id")) \
-            if cluster.get("driver_instance_pool_id") is not None else workers_pool
-        # Without driver_instance_pool_id, Databricks takes the driver from the workers' pool too.
-        driver = 1 if driver_pool == workers_pool else 0
-        needed = workers + driver
-        if needed > capacities[workers_pool]:
-            what = f"{workers} workers ({how})" + (" + the driver" if driver else "")
-            problems.append(
-                f"{path}: needs {needed} instances of pool {workers_pool!r} ({what}), but the pool's maxCapacity "
-                f"is {capacities[workers_pool]}: every run would fail to start the cluster; lower the workers or "
-                "raise maxCapacity in instancePools")
-    return problems
+@dataclass(frozen=True)
+class DeclaredCluster:
+    """A cluster as rendered settings declare it."""
+
+    path: str  # e.g. "job_clusters[1] ('etl').new_cluster"
+    spec: dict  # the new_cluster object
+    job_cluster_key: str | None  # for a job cluster: its key
+    task: int | None  # for a task's own cluster: the task's index in tasks
+    at_once: int = 1  # copies up together: a for-each task's concurrency
 
 
-def _clusters(settings: Any) -> Iterator[tuple[str, dict]]:
+def declared_clusters(settings: Any) -> Iterator[DeclaredCluster]:
+    """Every cluster a job declares: job clusters, tasks' own, for-each tasks' nested ones."""
     if not isinstance(settings, dict):
         return
     for index, cluster in enumerate(_dicts(settings.get("job_clusters"))):
         key = cluster.get("job_cluster_key")
         label = f" ({shown(key)})" if isinstance(key, str) else ""
         if isinstance(cluster.get("new_cluster"), dict):
-            yield f"job_clusters[{index}]{label}.new_cluster", cluster["new_cluster"]
+            yield DeclaredCluster(f"job_clusters[{index}]{label}.new_cluster", cluster["new_cluster"],
+                                  key if isinstance(key, str) else None, None)
     for index, task in enumerate(_dicts(settings.get("tasks"))):
         if isinstance(task.get("new_cluster"), dict):
-            yield f"tasks[{index}].new_cluster", task["new_cluster"]
+            yield DeclaredCluster(f"tasks[{index}].new_cluster", task["new_cluster"], None, index)
+        nested = nested_task(task)
+        if isinstance(nested.get("new_cluster"), dict):
+            concurrency = task["for_each_task"].get("concurrency", 1)
+            concurrency = concurrency if _is_int(concurrency) and concurrency >= 1 else 1
+            yield DeclaredCluster(f"tasks[{index}].for_each_task.task.new_cluster", nested["new_cluster"], None,
+                                  index, concurrency)
 
 
-def _pool_name(value: Any) -> str | None:
+def nested_task(task: dict) -> dict:
+    """The task a for-each task runs for each input ({} for other tasks)."""
+    for_each = task.get("for_each_task")
+    nested = for_each.get("task") if isinstance(for_each, dict) else None
+    return nested if isinstance(nested, dict) else {}
+
+
+def pool_name(value: Any) -> str | None:
+    """The pool a ``pool()`` reference names; None for anything else."""
     if isinstance(value, str) and value.startswith(POOL_REF_PREFIX):
         return value.removeprefix(POOL_REF_PREFIX)
     return None

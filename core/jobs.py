@@ -25,11 +25,11 @@ from typing import Any
 import jinja2
 
 from core.errors import UserError, shown, shown_name
+from core.job_capacity import check_pool_capacity
 from core.job_checks import (
     NAME_RULE,
     POOL_REF_PREFIX,
     check_job_structure,
-    check_pool_capacity,
     check_provider_limits,
     collect_pool_refs,
     text_problem,
@@ -78,13 +78,16 @@ def render_jobs(
     default_pool: str | None,
     relative_to: Path | None = None,
     pool_capacities: Mapping[str, int] | None = None,
+    default_max_concurrent_runs: int = 1,
     problems: list[str] | None = None,
 ) -> list[RenderedJob]:
     """Render every definition under ``jobs_dir``, sorted by logical name. A missing or empty ``jobs_dir``
     yields no jobs.
 
     ``pool_names`` None: the pools' config is invalid (and reported), so pool names are not checked.
-    ``pool_capacities``: max capacity by pool name; a job cluster needing more instances is refused.
+    ``pool_capacities``: max capacity by pool name; a job that can ask a pool for more instances at once is
+    refused (``core.job_capacity``), counting ``default_max_concurrent_runs`` runs when its settings set no
+    max_concurrent_runs (the stage's jobsMaxConcurrentRuns; Databricks' default is 1).
     Without ``problems``, every problem in every file is raised as one ``UserError``; with it, they are
     appended and the jobs that rendered cleanly are returned (the caller raises before declaring).
     """
@@ -92,6 +95,7 @@ def render_jobs(
     renderer = _Renderer(
         Path(templates_dir), stage=stage, variables=variables, pool_names=pool_names,
         default_pool=default_pool, relative_to=relative_to, pool_capacities=pool_capacities,
+        default_max_concurrent_runs=default_max_concurrent_runs,
     )
     jobs: list[RenderedJob] = []
     found: list[str] = []
@@ -215,13 +219,14 @@ class _Renderer:
 
     def __init__(self, templates_dir: Path, *, stage: str, variables: Mapping[str, Any],
                  pool_names: Collection[str] | None, default_pool: str | None, relative_to: Path | None,
-                 pool_capacities: Mapping[str, int] | None):
+                 pool_capacities: Mapping[str, int] | None, default_max_concurrent_runs: int):
         # Jinja names template frames by the normalised path; normalise ours the same way to match them.
         self.templates_dir = Path(os.path.normpath(templates_dir))
         self.stage = stage
         self.variables = _labelled(dict(variables), "vars")
         self.pool_names = frozenset(pool_names) if pool_names is not None else None
         self.pool_capacities = dict(pool_capacities or {})
+        self.default_max_concurrent_runs = default_max_concurrent_runs
         self.default_pool = default_pool
         self.relative_to = relative_to
         # autoescape off: templates render JSON, not HTML; values go through |tojson. The bounded sandbox keeps
@@ -288,7 +293,7 @@ class _Renderer:
         settings, setting_problems = check_job_settings(document)
         setting_problems += check_job_structure(settings)
         setting_problems += check_provider_limits(settings)
-        setting_problems += check_pool_capacity(settings, self.pool_capacities)
+        setting_problems += check_pool_capacity(settings, self.pool_capacities, self.default_max_concurrent_runs)
         pools: set[str] = set()
         collect_pool_refs(settings, "", self.pool_names, pools, setting_problems)
         problems.extend(f"{source}: {problem}" for problem in setting_problems)

@@ -695,7 +695,7 @@ ETL_JSON = json.dumps(POOL_REF_PREFIX + "etl")
     ('{"instance_pool_id": ' + GENERAL_JSON + ', "driver_instance_pool_id": ' + GENERAL_JSON + ', "num_workers": 4}',
      "needs 5 instances"),
     ('{"instance_pool_id": ' + GENERAL_JSON + ', "autoscale": {"min_workers": 1, "max_workers": 4}}',
-     "needs 5 instances of pool 'general' (4 workers (autoscale.max_workers) + the driver)"),
+     "may grow to 5 instances of pool 'general' (4 workers (autoscale.max_workers) + the driver)"),
     ('{"instance_pool_id": ' + GENERAL_JSON + ', "driver_instance_pool_id": ' + ETL_JSON + ', "num_workers": 5}',
      "needs 5 instances of pool 'general' (5 workers (num_workers))"),
 ])

@@ -174,6 +174,7 @@ factory = DataFactory(
         git_repo=config.data_factory_git_repo,
         tags=tags,
         global_parameters=factory_values.resolve(factory_folder.global_parameters),
+        user_assigned_identities=factory_folder.user_assigned_identities,
     ),
 )
 factory_reads_vault = vault.grant_secrets_user("factory", factory.principal_id)
@@ -218,5 +219,7 @@ pulumi.export("data_factory_id", factory.factory_id)
 pulumi.export("data_factory_key_vault_linked_service", linked_services.key_vault_name)
 pulumi.export("data_factory_databricks_linked_service", linked_services.databricks_name)
 pulumi.export("data_factory_pipelines", factory_objects.pipeline_names)
+# Objects the typed azure-native resources could not carry exactly, published as written (and why).
+pulumi.export("data_factory_published_as_written", factory_objects.published_as_written)
 # The program's linked services as ADF JSON with this stage's values: `python -m ops export-linked-services`.
 pulumi.export("data_factory_linked_services", linked_services.documents)

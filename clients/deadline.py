@@ -26,7 +26,8 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 _T = TypeVar("_T")
@@ -116,6 +117,30 @@ class Deadline:
         if self._token is not None:
             _current.reset(self._token)
 
+    @contextmanager
+    def current(self) -> Iterator[Deadline]:
+        """This deadline as the current one for a block run on a thread an SDK started (a poller): the sockets
+        opened there are this deadline's too, cut by the watchdog that `__enter__` started."""
+        token = _current.set(self)
+        try:
+            yield self
+        finally:
+            _current.reset(token)
+
+    def hang_up(self) -> None:
+        """Shut down every socket opened under this deadline, now. A client that keeps its connections between
+        operations calls it as each ends: a pooled socket is then never reused, unwatched, under a later
+        deadline (the pool sees it dropped and opens a new one)."""
+        with self._lock:
+            sockets = list(self._sockets)
+            self._sockets.clear()
+        for sock in sockets:
+            try:
+                # The base class's shutdown: it wakes a thread blocked in a read, TLS or not; close() would not.
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed, or never connected
+
     def run(self, call: Callable[[], _T], what: str) -> _T:
         """``call()`` in a helper thread, waited for until the deadline; its sockets are this deadline's."""
         outcome: dict[str, Any] = {}
@@ -148,14 +173,7 @@ class Deadline:
             self._parent._remember(sock)
 
     def _expire(self) -> None:
-        with self._lock:
-            sockets = list(self._sockets)
-        for sock in sockets:
-            try:
-                # The base class's shutdown: it wakes a thread blocked in a read, TLS or not; close() would not.
-                socket.socket.shutdown(sock, socket.SHUT_RDWR)
-            except OSError:
-                pass  # already closed, or never connected
+        self.hang_up()
 
 
 def pause(seconds: float, cap: float, deadline: Deadline | None = None) -> None:

@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from clients.deadline import current_deadline
-from clients.redaction import REDACTOR, one_line
+from clients.redaction import REDACTOR, install_log_redaction, one_line
 
 CREDENTIAL_KINDS = ("environment", "managed_identity", "azure_cli")
 PUBLIC_CLOUD_AUTHORITY = "login.microsoftonline.com"
@@ -108,13 +108,17 @@ def deployer_credential(
     ``azure_core_options`` (e.g. ``transport``, ``retry_total``, ``timeout``) are passed to the credentials
     that speak HTTP. An authority host that is not one of Azure's well-known ones (a test's loopback Entra
     ID, a private cloud) is used as given, with instance discovery off. Raises CredentialError, whose text
-    never holds a secret.
+    never holds a secret. From the first call on, every log record of the process is redacted
+    (clients.redaction.install_log_redaction).
     """
     environ = os.environ if environ is None else environ
     secret = environ.get("AZURE_CLIENT_SECRET") or None
     password = environ.get("AZURE_CLIENT_CERTIFICATE_PASSWORD") or None
     for value in (secret, password):
         REDACTOR.add(value)
+    # azure-identity's own WARNING lines quote what Entra ID answered: every process that authenticates (each
+    # provider, the ops commands) redacts its log records from here on.
+    install_log_redaction()
     authority = authority_host or PUBLIC_CLOUD_AUTHORITY
     common: dict[str, Any] = {
         "authority": authority,

@@ -10,8 +10,11 @@ that it matches the vault's host.
 What the SDK cannot do, and this module adds:
 
 - one deadline per operation, Entra ID calls included: the SDK's read timeout applies to each receive, so a
-  vault that answers a byte at a time could hold a call for minutes; each operation runs in a worker thread
-  and is abandoned at its deadline;
+  vault that answers a byte at a time could hold a call for minutes. Each operation runs on the caller's
+  thread inside a clients.deadline.Deadline, whose watchdog shuts down the operation's sockets at the deadline
+  (the request is really cut: nothing carries on behind a reported timeout), and the SecretClient's transport
+  (clients.transport.DeadlineTransport) sends nothing after it and never pauses past it. A delete or recover is
+  polled on the caller's thread too, not on the SDK's poller thread;
 - waiting out role propagation: a new Key Vault Secrets Officer assignment takes minutes (up to ten) to apply,
   so on a new stage the first write is refused (ForbiddenByRbac) for a while; writes retry that, and only
   that, until ``VaultPolicy.rbac_wait`` (5 minutes) has passed, then say to run `pulumi up` again;
@@ -23,7 +26,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -31,7 +33,9 @@ from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from clients.deadline import Deadline, OutOfTime, current_deadline
 from clients.identity import CredentialError, DeployerCredential
+from clients.redaction import REDACTOR
 
 _T = TypeVar("_T")
 _CLIENT_ADDRESS = re.compile(r"Client address:\s*([0-9A-Fa-f.:]+)")
@@ -50,7 +54,8 @@ class VaultPolicy:
     retry_total: int = 3
     """Retries of throttled (429) and failed (5xx, connection) calls, the SDK's own policy."""
     retry_backoff_max: float = 8.0
-    """Longest pause between two retries."""
+    """Longest pause between two retries (however long a Retry-After asks for), or two polls of a delete or
+    recover."""
     rbac_wait: float = 300.0
     """Seconds a write keeps retrying ForbiddenByRbac: a new role assignment takes minutes (up to 10) to apply."""
     rbac_retry_interval: float = 10.0
@@ -121,31 +126,6 @@ def _service_error(error: Exception) -> tuple[int | None, str, str, str]:
     return status, code, inner, message
 
 
-def _bounded(call: Callable[[], _T], seconds: float, on_timeout: Callable[[], VaultError]) -> _T:
-    """Run `call` in a worker thread and give up after `seconds`.
-
-    azure-core bounds each connect and each receive, not an operation; a slow or trickling vault or Entra ID
-    would otherwise hold `pulumi up` far past any budget. An abandoned call ends by its own timeouts.
-    """
-    outcome: dict[str, Any] = {}
-    finished = threading.Event()
-
-    def run() -> None:
-        try:
-            outcome["value"] = call()
-        except BaseException as error:  # noqa: BLE001 - handed to the caller's thread
-            outcome["error"] = error
-        finally:
-            finished.set()
-
-    threading.Thread(target=run, name="key-vault-operation", daemon=True).start()
-    if not finished.wait(max(seconds, 0.0)):
-        raise on_timeout()
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
-
-
 class VaultSecrets:
     """Create, read and delete secrets of one vault, with the deploying identity's credential.
 
@@ -167,18 +147,26 @@ class VaultSecrets:
     ):
         from azure.keyvault.secrets import SecretClient
 
+        from clients.transport import DeadlineTransport
+
         self.vault_uri = vault_uri
         self.vault_name = vault_name or vault_name_of(vault_uri)
         self.policy = policy or VaultPolicy()
         self._credential = credential
         self._redact = [value for value in (*credential.secrets, *redact) if value]
+        client_options.setdefault(
+            "transport",
+            DeadlineTransport(
+                max_pause=self.policy.retry_backoff_max,
+                connection_timeout=self.policy.connect_timeout,
+                read_timeout=self.policy.read_timeout,
+            ),
+        )
         self._client = SecretClient(
             vault_uri,
             credential.credential,
             retry_total=self.policy.retry_total,
             retry_backoff_max=self.policy.retry_backoff_max,
-            connection_timeout=self.policy.connect_timeout,
-            read_timeout=self.policy.read_timeout,
             **client_options,
         )
 
@@ -205,7 +193,7 @@ class VaultSecrets:
         """Write ``value`` as a new version of secret ``name``, recovering the name first if it was soft-deleted
         (the write then supersedes the recovered value). Refuses with the exact recover command where the
         deploying identity may not recover it."""
-        self._redact.append(value)
+        self._remember(value)
 
         def once() -> Written:
             recovered = self._recover_if_deleted(name)
@@ -228,7 +216,7 @@ class VaultSecrets:
                 secret = self._client.get_secret(name)
             except ResourceNotFoundError:
                 return None
-            self._redact.append(secret.value or "")
+            self._remember(secret.value or "")
             properties = secret.properties
             return SecretState(
                 version=properties.version or "",
@@ -252,7 +240,7 @@ class VaultSecrets:
             except ResourceNotFoundError:
                 return False
             # Waiting is a courtesy to the next create: the delete itself was accepted.
-            poller.wait(timeout=max(self._left(), 0.0))
+            self._wait_for(poller)
             return True
 
         return self._attempt(once, "deleting", name)
@@ -266,16 +254,19 @@ class VaultSecrets:
         except ResourceNotFoundError:
             return False
         except HttpResponseError as error:
+            if not self._from_vault(error):
+                raise  # e.g. Entra ID refused a token, or no reply at all: _attempt says why
             raise self._refusal(error, "writing", name, recover_hint=True) from None
         try:
             poller = self._client.begin_recover_deleted_secret(name)
         except HttpResponseError as error:
+            if not self._from_vault(error):
+                raise
             status, _code, inner, _message = _service_error(error)
             if status == 403 and inner != "ForbiddenByFirewall":
                 raise VaultError(self._cannot_recover(name, deleted)) from None
             raise self._refusal(error, "recovering", name, recover_hint=True) from None
-        poller.wait(timeout=max(self._left(), 0.0))
-        if poller.status() != "finished":
+        if not self._wait_for(poller):
             raise VaultError(
                 f"Key Vault {self.vault_name} accepted recovering the soft-deleted secret '{name}', but it was not "
                 f"usable within this operation's {self.policy.time_budget:.0f} s; the recovery goes on in the vault. "
@@ -299,61 +290,73 @@ class VaultSecrets:
                 tags=dict(tags) if tags else None,
             )
         except HttpResponseError as error:
+            if not self._from_vault(error):
+                raise
             if _service_error(error)[0] == 409:
                 raise _Conflict(self._refusal(error, "writing", name, recover_hint=True).args[0]) from None
             raise self._refusal(error, "writing", name) from None
         return secret.properties.version or ""
 
     # -- bounds ------------------------------------------------------------------------------------
-    _deadline: float = 0.0
+    def _wait_for(self, poller: Any) -> bool:
+        """Poll a delete or recover until it is done, on this thread and inside the operation's deadline (the
+        SDK's own wait would poll on a thread of its own, past any deadline); whether it finished."""
+        from azure.core.exceptions import AzureError
 
-    def _left(self) -> float:
-        """Seconds a wait inside the operation may take: to the deadline, less a margin so that the operation
-        reports its own outcome before the deadline cuts it off."""
-        margin = min(1.0, self.policy.time_budget / 5)
-        return self._deadline - margin - time.monotonic()
+        polling = poller.polling_method()
+        try:
+            polling.run()  # sleeps through the transport: a poll that would start past the deadline is not made
+        except OutOfTime:
+            return False
+        except AzureError:
+            deadline = current_deadline()
+            if deadline is not None and deadline.expired:
+                return False  # a poll cut off at the deadline
+            raise
+        return polling.finished()
 
     def _attempt(self, call: Callable[[], _T], operation: str, name: str) -> _T:
         """One operation within the time budget, its failures turned into VaultError."""
         from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError
 
-        self._deadline = time.monotonic() + self.policy.time_budget
-
-        def guarded() -> _T:
+        with Deadline(self.policy.time_budget) as deadline:
             try:
                 return call()
             except VaultError:
                 raise
-            except CredentialError as error:
-                raise VaultError(
-                    self._clean(f"{operation} secret '{name}' in Key Vault {self.vault_name}: {error}")
-                ) from None
-            except ClientAuthenticationError as error:
-                raise VaultError(self._clean(
-                    f"{operation} secret '{name}' in Key Vault {self.vault_name}: the deploying identity could not "
-                    f"authenticate ({type(error).__name__}: {_one_line(error.message or error)})"
-                )) from None
-            except HttpResponseError as error:
-                raise self._refusal(error, operation, name) from None
-            except AzureError as error:
-                raise VaultError(self._clean(
-                    f"{operation} secret '{name}': Key Vault {self.vault_name} ({self.vault_uri}) could not be "
-                    f"reached ({type(error).__name__}: {_one_line(error.message or error)}). Check that this "
-                    "machine resolves and reaches it (DNS, proxy, private endpoint), then run `pulumi up` again."
-                )) from None
-            except ValueError as error:  # the SDK's own checks, e.g. a challenge for another domain
+            except (OutOfTime, AzureError, CredentialError, ValueError) as error:
+                if isinstance(error, OutOfTime) or deadline.expired:
+                    # Whatever the cut-off call raised: the budget is what ran out, and the request was cut.
+                    raise VaultError(
+                        f"Key Vault {self.vault_name} ({self.vault_uri}) did not complete {operation} secret "
+                        f"'{name}' within {self.policy.time_budget:.0f} s (this operation's time budget, Entra ID "
+                        "included); the request was cut off and nothing of it carries on. Check that this machine "
+                        "reaches the vault and Entra ID, then run `pulumi up` again."
+                    ) from None
+                if isinstance(error, CredentialError):
+                    raise VaultError(
+                        self._clean(f"{operation} secret '{name}' in Key Vault {self.vault_name}: {error}")
+                    ) from None
+                if isinstance(error, ClientAuthenticationError) and not self._from_vault(error):
+                    raise VaultError(self._clean(
+                        f"{operation} secret '{name}' in Key Vault {self.vault_name}: the deploying identity could "
+                        f"not authenticate ({type(error).__name__}: {_one_line(error.message or error)})"
+                    )) from None
+                if isinstance(error, HttpResponseError):
+                    raise self._refusal(error, operation, name) from None
+                if isinstance(error, AzureError):
+                    raise VaultError(self._clean(
+                        f"{operation} secret '{name}': Key Vault {self.vault_name} ({self.vault_uri}) could not be "
+                        f"reached ({type(error).__name__}: {_one_line(error.message or error)}). Check that this "
+                        "machine resolves and reaches it (DNS, proxy, private endpoint), then run `pulumi up` again."
+                    )) from None
+                # The SDK's own checks, e.g. a challenge for another domain.
                 raise VaultError(self._clean(
                     f"{operation} secret '{name}' in Key Vault {self.vault_name}: {_one_line(error)}"
                 )) from None
-
-        def timed_out() -> VaultError:
-            return VaultError(
-                f"Key Vault {self.vault_name} ({self.vault_uri}) did not complete {operation} secret '{name}' within "
-                f"{self.policy.time_budget:.0f} s (this operation's time budget, Entra ID included). Check that this "
-                "machine reaches the vault and Entra ID, then run `pulumi up` again."
-            )
-
-        return _bounded(guarded, self.policy.time_budget, timed_out)
+            finally:
+                # The client keeps its connections: none of this operation's may outlive its deadline unwatched.
+                deadline.hang_up()
 
     def _while_role_propagates(self, call: Callable[[], _T], operation: str, name: str) -> _T:
         give_up_at = time.monotonic() + self.policy.rbac_wait
@@ -370,12 +373,24 @@ class VaultSecrets:
                     ) from None
                 time.sleep(pause)
 
+    def _from_vault(self, error: Exception) -> bool:
+        """Whether an HTTP error is the vault's reply (a credential's error may carry Entra ID's)."""
+        request = getattr(getattr(error, "response", None), "request", None)
+        url = getattr(request, "url", None)
+        return isinstance(url, str) and urlsplit(url).netloc == urlsplit(self.vault_uri).netloc
+
     # -- messages ----------------------------------------------------------------------------------
+    def _remember(self, value: str) -> None:
+        """A value this client handles: kept out of its messages. (Not registered process-wide: a pool id is a
+        value too, and must stay readable elsewhere; token-shaped values are masked by shape anyway.)"""
+        if value:
+            self._redact.append(value)
+
     def _clean(self, text: str) -> str:
         for value in sorted(self._redact, key=len, reverse=True):
             if value:
                 text = text.replace(value, "[redacted]")
-        return text
+        return REDACTOR(text)
 
     def _cannot_recover(self, name: str, deleted: Any) -> str:
         level = (deleted.properties.recovery_level or "") if deleted.properties else ""

@@ -8,7 +8,15 @@ Two kinds of secret reach text:
   characters, so a value cut short by a log's truncation or split by a line break leaves no fragment;
 - token-shaped text we were never handed (Entra ID echoing a token in a reply it got wrong, a PAT in a body
   the SDK truncated for its debug log): JWTs (every Entra ID token is one), Databricks PATs (``dapi…``),
-  bearer credentials, and the value of keys such as ``access_token`` or ``client_secret``.
+  bearer credentials, and the value of keys such as ``access_token`` or ``client_secret``, however much of it
+  is left (a truncated body ends mid-token);
+- either of those written in escapes: JSON's ``\\uXXXX`` and ``\\/``, doubled backslashes, URL-encoding. A run
+  of escaped text is decoded and masked whole when what it decodes to is a secret, a piece of one, or token
+  material (a long base64url run written as ``\\u`` escapes, which no JSON encoder needs for letters).
+
+A value is registered in time and memory linear in its length, with a cap: runs of the first and last
+``_FRAGMENT_SPAN`` characters of each form are kept for fragment matching, and a longer value is also masked
+whole wherever it appears in full (no real token is that long; a hostile 1 MB one must not cost gigabytes).
 
 ``install_log_redaction()`` passes every log record of the process through the same redaction when the record
 is made (a record factory: a filter on ``azure.identity`` would miss the records of its child loggers, which
@@ -23,25 +31,38 @@ import re
 import threading
 import traceback
 from typing import Any
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, unquote
 
 MASK = "[redacted]"
 # Runs this long of a known secret are masked wherever they appear; shorter runs are too common to mean it.
 _FRAGMENT = 8
 # Values shorter than this are not secrets we could tell from ordinary words.
 _SHORTEST_SECRET = 4
+# Characters at each end of a form whose runs are registered: covers any real token (Entra ID's are a few KB)
+# whole, and keeps a hostile value's cost bounded.
+_FRAGMENT_SPAN = 8192
 
 _SECRET_KEYS = (
     "access_token|refresh_token|id_token|token_value|client_secret|client_assertion|assertion|password"
 )
 # `"access_token": "…"`, `access_token=…`, `\"token_value\": \"…` (JSON inside a JSON string), `password%3D…`.
+# The value runs to the next quote, separator or space; JSON escapes (\uXXXX, \/, \n) are part of it.
 _KEY_VALUE = re.compile(
-    rf"(?i)((?<![A-Za-z0-9])(?:{_SECRET_KEYS})\\?[\"']?\s*(?:[:=]|%3D)\s*\\?[\"']?)((?:\\[nrt]|[^\s\"'\\&,;}}])+)"
+    rf"(?i)((?<![A-Za-z0-9])(?:{_SECRET_KEYS})\\?[\"']?\s*(?:[:=]|%3D)\s*\\?[\"']?)"
+    r"((?:(?<!\\)\\++(?:u[0-9A-Fa-f]{4}|[nrt/])|[^\s\"'\\&,;}])++)"
 )
 _BEARER = re.compile(r"(?i)(\bbearer\s+)([^\s\"',;]+)")
 # A JWT's header is base64url JSON, so it starts with `eyJ` (`{"`); a cut-off one is still masked.
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{6,}(?:\.[A-Za-z0-9_-]*){0,2}")
 _PAT = re.compile(r"(?<![A-Za-z0-9])dapi[0-9a-f]{8,}(?:-\d+)?")
+# A run of text that may hold escapes: JSON's \uXXXX and \/ (any number of backslashes: JSON inside JSON, a
+# repr), URL-encoding, and the characters of tokens, secrets and URLs between them.
+# Possessive, and starting at a run's first backslash: linear however many backslashes a hostile text holds.
+_ESCAPABLE_RUN = re.compile(r"(?:(?<!\\)\\++(?:u[0-9A-Fa-f]{4}|/)|%[0-9A-Fa-f]{2}|[A-Za-z0-9_.~+=/-])++")
+_U_ESCAPE = re.compile(r"(?<!\\)\\++u([0-9A-Fa-f]{4})")
+_SLASH_ESCAPE = re.compile(r"(?<!\\)\\++/")
+_ESCAPED_ALNUM = re.compile(r"\\+u00(?:3[0-9]|[46][1-9A-Fa-f]|[57][0-9Aa])")
+_BASE64URL_RUN = re.compile(r"[A-Za-z0-9_-]{16,}")
 
 
 def _forms(value: str) -> set[str]:
@@ -56,6 +77,25 @@ def _forms(value: str) -> set[str]:
     }
 
 
+def _runs_of(form: str) -> set[str]:
+    """The runs of _FRAGMENT characters of a form; of its two ends only, for a form past twice the span."""
+    if len(form) <= 2 * _FRAGMENT_SPAN:
+        pieces = [form]
+    else:
+        pieces = [form[:_FRAGMENT_SPAN], form[-_FRAGMENT_SPAN:]]
+    return {piece[start : start + _FRAGMENT] for piece in pieces for start in range(len(piece) - _FRAGMENT + 1)}
+
+
+def _decoded(run: str) -> str:
+    """A run with its escapes undone, nested ones too (a few rounds: a real text nests two deep at most)."""
+    for _ in range(4):
+        plain = unquote(_SLASH_ESCAPE.sub("/", _U_ESCAPE.sub(lambda match: chr(int(match.group(1), 16)), run)))
+        if plain == run:
+            break
+        run = plain
+    return run
+
+
 class Redactor:
     """Known secret values and token-shaped text, replaced by ``[redacted]`` in any text. Thread-safe."""
 
@@ -63,9 +103,11 @@ class Redactor:
         self._lock = threading.Lock()
         self._values: set[str] = set()
         self._short: tuple[str, ...] = ()
-        """Forms of values too short for fragment matching, longest first (replaced whole)."""
+        """Forms too short for fragment matching, longest first (replaced whole, after the shapes)."""
+        self._long: tuple[str, ...] = ()
+        """Forms too long for their middle to be registered (replaced whole, before anything else)."""
         self._fragments: frozenset[str] = frozenset()
-        """Every run of _FRAGMENT characters of every form of the longer values."""
+        """Runs of _FRAGMENT characters of every form of the longer values (see _runs_of)."""
 
     def __repr__(self) -> str:
         return f"Redactor({len(self._values)} values)"
@@ -81,25 +123,50 @@ class Redactor:
             forms = _forms(value)
             short = {form for form in forms if len(form) < 2 * _FRAGMENT}
             self._short = tuple(sorted(set(self._short) | short, key=len, reverse=True))
-            runs = {
-                form[start : start + _FRAGMENT]
-                for form in forms - short
-                for start in range(len(form) - _FRAGMENT + 1)
-            }
+            long = {form for form in forms if len(form) > 2 * _FRAGMENT_SPAN}
+            self._long = tuple(sorted(set(self._long) | long, key=len, reverse=True))
+            runs: set[str] = set()
+            for form in forms:
+                if len(form) >= 2 * _FRAGMENT:
+                    runs |= _runs_of(form)
             self._fragments = self._fragments | runs
 
     def __call__(self, text: Any) -> str:
         text = text if isinstance(text, str) else str(text)
         if not text:
             return text
-        # Shapes first: masking a known value inside a token would leave the rest unrecognisable.
+        short, long, fragments = self._short, self._long, self._fragments
+        # A value too long for fragments goes first, whole, before a shape inside it could split it. Then
+        # escaped text, while each run is still whole; then shapes, before the other known values: masking a
+        # known value inside a token would leave the rest of the token unrecognisable.
+        for form in long:
+            text = text.replace(form, MASK)
+        if "\\" in text or "%" in text:
+            text = _ESCAPABLE_RUN.sub(lambda match: self._escaped(match.group(0), fragments), text)
         text = _KEY_VALUE.sub(lambda match: match.group(1) + MASK, text)
         text = _BEARER.sub(lambda match: match.group(1) + MASK, text)
         text = _PAT.sub(MASK, _JWT.sub(MASK, text))
-        short, fragments = self._short, self._fragments
         for form in short:
             text = text.replace(form, MASK)
         return _mask_runs(text, fragments) if fragments else text
+
+    def _escaped(self, run: str, fragments: frozenset[str]) -> str:
+        """``run`` masked whole when it holds escapes that hide a secret, a piece of one, or token material."""
+        if len(run) < _FRAGMENT or ("\\" not in run and "%" not in run):
+            return run
+        plain = _decoded(run)
+        if plain == run:
+            return run
+        hidden = (
+            _JWT.search(plain)
+            or _PAT.search(plain)
+            or _KEY_VALUE.search(plain)
+            or any(form in plain for form in (*self._short, *self._long))
+            or (fragments and _mask_runs(plain, fragments) != plain)
+            # No JSON encoder writes letters as \u escapes: base64url material written so is a token hidden.
+            or (_ESCAPED_ALNUM.search(run) and _BASE64URL_RUN.search(plain))
+        )
+        return MASK if hidden else run
 
 
 def _mask_runs(text: str, fragments: frozenset[str]) -> str:

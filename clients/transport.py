@@ -29,14 +29,19 @@ class DeadlineTransport(RequestsTransport):
 
     def send(self, request: Any, **kwargs: Any) -> Any:
         deadline = self.deadline or current_deadline()
-        if deadline is not None:
-            left = deadline.left()
-            if left <= 0:
-                raise OutOfTime(f"no request is sent after {deadline.out_of_time()}")
-            config = self.connection_config
-            kwargs["connection_timeout"] = min(kwargs.get("connection_timeout") or config.timeout,
-                                               max(left, _MIN_TIMEOUT))
-            kwargs["read_timeout"] = min(kwargs.get("read_timeout") or config.read_timeout, max(left, _MIN_TIMEOUT))
+        if deadline is None:
+            return super().send(request, **kwargs)
+        left = deadline.left()
+        if left <= 0:
+            raise OutOfTime(f"no request is sent after {deadline.out_of_time()}")
+        config = self.connection_config
+        kwargs["connection_timeout"] = min(kwargs.get("connection_timeout") or config.timeout,
+                                           max(left, _MIN_TIMEOUT))
+        kwargs["read_timeout"] = min(kwargs.get("read_timeout") or config.read_timeout, max(left, _MIN_TIMEOUT))
+        if current_deadline() is None:
+            # A thread of the SDK's own (a poller): a socket opened here must be the watchdog's to cut too.
+            with deadline.current():
+                return super().send(request, **kwargs)
         return super().send(request, **kwargs)
 
     def sleep(self, duration: float) -> None:

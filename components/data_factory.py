@@ -1,8 +1,8 @@
-"""Azure Data Factory of a stage, with a system-assigned identity and an optional git link."""
+"""Azure Data Factory of a stage, with its identities and an optional git link."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,8 @@ class DataFactoryArgs:
     """Tags on the factory."""
     global_parameters: Mapping[str, Any] | None = None
     """Global parameters from factory/factory/<name>.json, published where the factory is not git-linked."""
+    user_assigned_identities: Sequence[str] = ()
+    """ARM ids of user-assigned identities to assign to the factory (those factory/'s credentials use)."""
 
 
 def _repo_configuration(repo: GitRepo) -> datafactory.FactoryVSTSConfigurationArgs | (
@@ -66,8 +68,12 @@ class DataFactory(pulumi.ComponentResource):
             factory_name=args.factory_name,
             resource_group_name=args.resource_group_name,
             location=args.location,
-            # The identity is how linked services read the PAT and pool ids from Key Vault.
-            identity=datafactory.FactoryIdentityArgs(type="SystemAssigned"),
+            # The system-assigned identity is how linked services read the PAT and pool ids from Key Vault;
+            # ADF accepts a credential naming a user-assigned identity only once that identity is the factory's.
+            identity=datafactory.FactoryIdentityArgs(
+                type="SystemAssigned,UserAssigned" if args.user_assigned_identities else "SystemAssigned",
+                user_assigned_identities={identity: {} for identity in args.user_assigned_identities} or None,
+            ),
             repo_configuration=_repo_configuration(args.git_repo) if args.git_repo else None,
             # In a git-linked factory, git mode publishes the global parameters with the other objects.
             global_parameters=None if args.git_repo else args.global_parameters,

@@ -16,12 +16,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
-from pulumi_azure_native import datafactory
+from pulumi_azure_native import datafactory, resources
 
 from core.factory import FactoryFolder, FactoryObject, Placeholder, Template
-from core.factory.kinds import PIPELINE, TRIGGER
+from core.factory.files import ARM_TYPES
+from core.factory.kinds import BUILT_IN, PIPELINE, TRIGGER
 from core.factory.references import ObjectKey
 from dynamic_providers.trigger_gate import TriggerGate, TriggerGateArgs, trigger_gate
+
+# ARM's generic resource, for objects the typed resources cannot carry as written (FactoryObject.as_written).
+GENERIC_RESOURCE = "azure-native:resources:Resource"
+# The API version of ADF's objects that ADF Studio writes and azure-native's typed resources use.
+DATAFACTORY_API_VERSION = "2018-06-01"
 
 
 @dataclass(frozen=True)
@@ -95,9 +101,9 @@ class TriggerTarget:
 class TriggerRuntime(TriggerTarget):
     """A TriggerTarget with the resources its start and stop must be ordered around."""
 
-    trigger: datafactory.Trigger
-    """The trigger resource (created stopped, as ADF creates every trigger)."""
-    pipelines: tuple[datafactory.Pipeline, ...]
+    trigger: pulumi.CustomResource
+    """The trigger resource (created stopped, as ADF creates every trigger), typed or generic."""
+    pipelines: tuple[pulumi.CustomResource, ...]
     """The pipelines it runs, in pipeline_names' order."""
 
 
@@ -169,11 +175,15 @@ class FactoryObjects(pulumi.ComponentResource):
     """Per published trigger, what its runtime-state provider needs (empty in a git-linked stage)."""
     resources: dict[ObjectKey, pulumi.CustomResource]
     """Each published object's resource, by (kind folder, lower-cased name)."""
+    published_as_written: dict[str, list[str]]
+    """``<kind>/<name>`` of each object published through ARM's generic resource, with why the typed
+    azure-native resource could not carry it (empty when every object is typed)."""
 
     def __init__(self, name: str, args: FactoryObjectsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("databricks-platform:datafactory:FactoryObjects", name, None, opts)
         folder = args.folder
         self.resources = {}
+        self.published_as_written = {}
         declared: dict[ObjectKey, pulumi.Resource] = dict(args.linked_services)
         triggers = folder.of_kind(TRIGGER) if args.publish else []
         runs = {trigger.key: folder.pipelines_run_by(trigger) for trigger in triggers}
@@ -188,18 +198,35 @@ class FactoryObjects(pulumi.ComponentResource):
         for obj in folder.objects if args.publish else ():  # each after what it references
             if obj.owned:
                 continue
-            resource = getattr(datafactory, obj.kind.resource)(
-                f"{name}-{obj.kind.role}-{obj.name.lower()}",
-                **{obj.kind.name_arg: obj.name},
-                factory_name=args.factory_name,
-                resource_group_name=args.resource_group_name,
-                **args.values.resolve(obj.arguments),
-                opts=pulumi.ResourceOptions(
-                    parent=self,
-                    depends_on=[*(declared[key] for key in obj.references), *gated.get(obj.key, ())],
-                    delete_before_replace=True,
-                ),
+            opts = pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[*(declared[key] for key in obj.references), *gated.get(obj.key, ())],
+                delete_before_replace=True,
+                # An object moves between the typed and the generic resource when its file gains or loses what
+                # the typed one cannot carry. Under its old type it would be a second resource, created first
+                # and deleted last: that delete would remove the very object just written. The alias makes it
+                # one resource that is replaced in place (deleted, then created, as every object here is).
+                aliases=[pulumi.Alias(type_=GENERIC_RESOURCE if not obj.as_written
+                                      else f"azure-native:datafactory:{obj.kind.resource}")] if obj.kind.typed else [],
+                # What ADF cannot delete (a managed network, the default runtime) goes with its factory.
+                retain_on_delete=not obj.kind.deletable or obj.key in BUILT_IN,
             )
+            logical = f"{name}-{obj.kind.role}-{obj.name.lower()}"
+            if obj.as_written:
+                resource = _as_written(logical, obj, args, opts)
+                self.published_as_written[f"{obj.kind.folder}/{obj.name}"] = list(obj.as_written)
+                pulumi.log.info(f"{obj.source}: published as written through ARM's generic resource: "
+                                f"{'; '.join(obj.as_written)}", resource=resource)
+            else:
+                resource = getattr(datafactory, obj.kind.resource)(
+                    logical,
+                    **{obj.kind.name_arg: obj.name},
+                    **({obj.kind.parent_arg: obj.parent} if obj.kind.parent_arg else {}),
+                    factory_name=args.factory_name,
+                    resource_group_name=args.resource_group_name,
+                    **args.values.resolve(obj.arguments),
+                    opts=opts,
+                )
             self.resources[obj.key] = resource
             declared[obj.key] = resource
 
@@ -210,7 +237,8 @@ class FactoryObjects(pulumi.ComponentResource):
             gates[key].runtime_state(runtime.trigger, runtime.pipelines)
             self.triggers[target.trigger_name] = runtime
         self.pipeline_names = sorted(obj.name for obj in folder.of_kind(PIPELINE))
-        self.register_outputs({"pipeline_names": self.pipeline_names})
+        self.register_outputs({"pipeline_names": self.pipeline_names,
+                               "published_as_written": self.published_as_written})
 
     def _gate(self, name: str, target: TriggerTarget, args: FactoryObjectsArgs) -> TriggerGate:
         return trigger_gate(
@@ -245,3 +273,23 @@ class FactoryObjects(pulumi.ComponentResource):
             fingerprint=fingerprint(definitions, args.values),
             pipeline_names=tuple(pipeline.name for pipeline in pipelines),
         )
+
+
+def _as_written(logical: str, obj: FactoryObject, args: FactoryObjectsArgs,
+                opts: pulumi.ResourceOptions) -> resources.Resource:
+    """``obj`` through ARM's generic resource: its properties reach ADF exactly as the file (and overrides) give
+    them, where the typed resource would drop or collide on some (``obj.as_written`` says which)."""
+    parent_path: list[pulumi.Input[str]] = ["factories/", args.factory_name]
+    if obj.parent is not None:  # e.g. factories/<factory>/managedVirtualNetworks/default
+        parent_path += ["/", ARM_TYPES[obj.kind.parent], "/", obj.parent]
+    return resources.Resource(
+        logical,
+        resource_provider_namespace="Microsoft.DataFactory",
+        parent_resource_path=pulumi.Output.concat(*parent_path),
+        resource_type=ARM_TYPES[obj.kind.folder].rsplit("/", 1)[-1],
+        resource_name_=obj.name,
+        resource_group_name=args.resource_group_name,
+        api_version=DATAFACTORY_API_VERSION,
+        properties=args.values.resolve(obj.arguments["properties"]),
+        opts=opts,
+    )

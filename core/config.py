@@ -31,8 +31,9 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from core.config_checks import cross_key_problems
 from core.config_namespaces import foreign_key_problem
-from core.config_rules import checked_tags, https_url, ip_range, text_without_controls
+from core.config_rules import checked_ip_ranges, checked_tags, https_url, ip_range, text_without_controls
 from core.errors import UserError, shown, shown_name
 from core.job_settings import JobDefaults
 from core.naming import PREFIX_PATTERN, STAGE_PATTERN
@@ -221,9 +222,8 @@ class StageConfig(_Model):
     key_vault_soft_delete_retention_days: int = Field(90, ge=7, le=90)
     key_vault_purge_protection: bool = True
     key_vault_network_default_action: Literal["Allow", "Deny"] = "Allow"
-    key_vault_allowed_ip_ranges: list[Annotated[str, AfterValidator(ip_range)]] = Field(
-        default_factory=list
-    )
+    key_vault_allowed_ip_ranges: Annotated[list[Annotated[str, AfterValidator(ip_range)]],
+                                           AfterValidator(checked_ip_ranges)] = Field(default_factory=list)
     deployer_principal_type: Literal["ServicePrincipal", "User", "Group"] = "ServicePrincipal"
     deployer_tenant_id: OptionalGuid = None
     deployer_client_id: OptionalGuid = None
@@ -245,7 +245,7 @@ class StageConfig(_Model):
     external_notebooks: list[Annotated[str, AfterValidator(_workspace_path)]] = Field(default_factory=list)
     jobs_queue: bool = True
     jobs_max_concurrent_runs: int = Field(1, ge=1, le=1000)
-    jobs_timeout_seconds: int = Field(14400, ge=0)
+    jobs_timeout_seconds: int = Field(14400, ge=0, le=2**31 - 1)  # the Jobs API's int32
     jobs_failure_emails: list[Annotated[str, AfterValidator(_email)]] = Field(default_factory=list)
     jobs_edit_mode: Literal["UI_LOCKED", "EDITABLE"] = "UI_LOCKED"
     workspace_max_token_lifetime_days: int = Field(90, ge=1, le=730)
@@ -269,76 +269,10 @@ class StageConfig(_Model):
     def _consistent(self, info: ValidationInfo) -> StageConfig:
         if info.context and info.context.get("stand_in"):
             return self
-        ranges = [ip for ip in self.key_vault_allowed_ip_ranges]
-        if len(set(ranges)) != len(ranges):
-            raise ValueError(f"keyVaultAllowedIpRanges: each range may appear once (a /32 is the bare address), "
-                             f"got {shown(ranges)}")
-        if self.pat_rotate_before_days >= self.pat_lifetime_days:
-            raise ValueError(
-                f"patRotateBeforeDays ({self.pat_rotate_before_days}) must be less than patLifetimeDays "
-                f"({self.pat_lifetime_days}), or every deployment would rotate the token"
-            )
-        pools = [pool.name for pool in self.instance_pools]
-        if len(set(pools)) != len(pools):
-            raise ValueError(f"instancePools: pool names must be unique, got {pools}")
-        secrets = [pool.key_vault_secret_name for pool in self.instance_pools] + [self.pat_secret_name]
-        if len(set(secrets)) != len(secrets):
-            raise ValueError(f"Key Vault secret names of the PAT and the pools must be unique, got {secrets}")
-        if self.jobs_default_pool is not None and self.jobs_default_pool not in pools:
-            raise ValueError(
-                f"jobsDefaultPool {self.jobs_default_pool!r} is not a configured pool; pools: {pools or 'none'}"
-            )
-        self._check_data_factory(pools)
-        applications = [p.application_id for p in self.workspace_principals]
-        if len(set(applications)) != len(applications):
-            raise ValueError("workspacePrincipals: each applicationId may appear once")
-        readers = [reader.object_id for reader in self.key_vault_readers]
-        if len(set(readers)) != len(readers):
-            raise ValueError("keyVaultReaders: each objectId may appear once")
-        if self.deployer_client_id is not None and self.deployer_client_id in readers:
-            # Easy to confuse: an application (client) id is not the principal's object id, and the deployer
-            # already holds Key Vault Secrets Officer.
-            raise ValueError(
-                f"keyVaultReaders: objectId {self.deployer_client_id} is deployerClientId, the deploying "
-                "principal's application id; it already has Key Vault Secrets Officer on the vault. List "
-                "readers by their object id (az ad sp show --id <app id> --query id)"
-            )
-        if self.pat_lifetime_days > self.workspace_max_token_lifetime_days:
-            raise ValueError(
-                f"patLifetimeDays ({self.pat_lifetime_days}) must not exceed workspaceMaxTokenLifetimeDays "
-                f"({self.workspace_max_token_lifetime_days}): the workspace refuses tokens that outlive its cap"
-            )
-        token_users = [user.service_principal or f"group {user.group}" for user in self.workspace_token_users]
-        if len(set(token_users)) != len(token_users):
-            raise ValueError(f"workspaceTokenUsers: each principal may appear once, got {token_users}")
-        if self.deployer_client_id is not None and self.deployer_client_id in token_users:
-            raise ValueError(
-                "workspaceTokenUsers: the deploying principal (deployerClientId) is a workspace admin and may "
-                "always create tokens; remove it from the list"
-            )
-        unregistered = [user.service_principal for user in self.workspace_token_users
-                        if user.service_principal and user.service_principal not in applications]
-        if unregistered:
-            raise ValueError(f"workspaceTokenUsers: service principal(s) {', '.join(unregistered)} are not in "
-                             "workspacePrincipals; register them there, so the workspace knows them before it grants "
-                             "them tokens")
+        problems = cross_key_problems(self)
+        if problems:
+            raise ValueError(_ACROSS_KEYS.join(problems))  # one line per problem (see _describe)
         return self
-
-    def _check_data_factory(self, pools: list[str]) -> None:
-        owned = [self.data_factory_key_vault_linked_service, self.data_factory_databricks_linked_service]
-        if owned[0].lower() == owned[1].lower():
-            raise ValueError(f"dataFactoryKeyVaultLinkedService and dataFactoryDatabricksLinkedService must differ, "
-                             f"got {owned[0]!r} twice (ADF names ignore case)")
-        if self.data_factory_databricks_pool is not None and self.data_factory_databricks_pool not in pools:
-            raise ValueError(f"dataFactoryDatabricksPool {self.data_factory_databricks_pool!r} is not a configured "
-                             f"pool; pools: {pools or 'none'}")
-        if self.data_factory_pool is None and not self.data_factory_allow_job_clusters:
-            raise ValueError("dataFactoryDatabricksPool: the Data Factory's Databricks linked service needs an "
-                             "instance pool (set dataFactoryDatabricksPool or jobsDefaultPool), or set "
-                             "dataFactoryAllowJobClusters: true to start a job cluster per activity")
-        if self.data_factory_pool is None and self.data_factory_databricks_node_type is None:
-            raise ValueError("dataFactoryDatabricksNodeType is required when the Databricks linked service runs "
-                             "job clusters without a pool (e.g. Standard_DS3_v2)")
 
     @property
     def data_factory_pool(self) -> InstancePool | None:
@@ -457,6 +391,10 @@ def parse_stage_config(
             value = _parse_structured(text, f"{where(full_key)}: {full_key}", found)
             if value is not _INVALID:
                 values[key] = value
+            continue
+        problem = _scalar_text_problem(keys[key], text)
+        if problem:
+            found.append(f"{where(full_key)}: {full_key}: {problem}")
         else:
             values[key] = text
 
@@ -469,6 +407,28 @@ def parse_stage_config(
 
 
 _INVALID = object()
+# Joins the problems of the check across keys into one pydantic error; _describe splits them again.
+_ACROSS_KEYS = "\n"
+_GO_ATOI = re.compile(r"[+-]?[0-9]+")
+
+
+def _scalar_text_problem(field: str, text: str) -> str | None:
+    """What Pulumi itself refuses in the text of a typed setting before the program runs, said the same way here.
+
+    The CLI checks a value against its Pulumi.yaml `type`: an integer must be what Go's strconv.Atoi reads
+    (decimal digits, an optional sign: `010` is ten), a boolean exactly `true` or `false`. Pydantic alone would
+    take `1_000`, ` 7` or `yes`, which `pulumi up` refuses: the offline plan would then plan what never deploys.
+    """
+    annotation = StageConfig.model_fields[field].annotation
+    if annotation in (bool, int) and text.lstrip("+-").lower() in ("nan", ".nan", "inf", ".inf", "infinity"):
+        return f"{shown(text)} is not a finite number; NaN and infinity are not accepted"
+    if annotation is bool and text not in ("true", "false"):
+        return (f"Input should be a valid boolean, true or false (got {shown(text)}); Pulumi reads no other "
+                "spelling of a boolean setting (not yes/no, on/off or True)")
+    if annotation is int and (len(text) > 20 or not _GO_ATOI.fullmatch(text) or not -(2**63) <= int(text) < 2**63):
+        return (f"Input should be a valid integer in decimal digits, e.g. 90 (got {shown(text)}); Pulumi reads "
+                "no other form of an integer setting (not 1_000, 0x10, 1.0 or 2:8)")
+    return None
 
 
 def _parse_structured(text: str, where: str, found: list[str]) -> Any:
@@ -518,19 +478,28 @@ def _validate(values: dict[str, Any], stack: str, source: str, found: list[str],
 def _describe(error: ValidationError, source: str, values: Mapping[str, Any],
               where: Callable[[str], str]) -> list[str]:
     problems = []
+    per_key: dict[str, int] = {}
     for item in error.errors(include_url=False):
         location = item["loc"]
-        if not location:  # a check across keys: its message names them
-            problems.append(f"{source}: {item['msg'].removeprefix('Value error, ')}")
+        if not location:  # the checks across keys: each message names its keys
+            problems += [f"{source}: {line}" for line in item["msg"].removeprefix("Value error, ").split(_ACROSS_KEYS)]
             continue
         key = str(location[0])
+        per_key[key] = per_key.get(key, 0) + 1
+        if per_key[key] > MAX_PROBLEMS_PER_KEY:  # a list of 100,000 bad entries: the first few say what is wrong
+            continue
         path = key + "".join(f"[{part}]" if isinstance(part, int) else f".{shown_name(str(part))}"
                              for part in location[1:])
         message = item["msg"].removeprefix("Value error, ")
         given = values.get(key)
         got = f" (got {shown(given)})" if given is not None and not isinstance(given, dict | list) else ""
         problems.append(f"{where(f'{PROJECT}:{key}')}: {PROJECT}:{path}: {message}{got}")
+    problems += [f"{where(f'{PROJECT}:{key}')}: {PROJECT}:{key}: and {count - MAX_PROBLEMS_PER_KEY:,} more "
+                 "problems like these" for key, count in per_key.items() if count > MAX_PROBLEMS_PER_KEY]
     return problems
+
+
+MAX_PROBLEMS_PER_KEY = 10
 
 
 def load_stage_config(problems: list[str] | None = None) -> StageConfig:

@@ -4,7 +4,7 @@ The engine hands the program every key of the stack, whatever its namespace. A k
 program does not use (``databricks-platfrom:keyVaultPurgeProtection``, ``Databricks-Platform:...``) is
 read by nobody, so an irreversible setting could silently keep its default. Such keys are errors with a
 did-you-mean; so are keys the azure-native or databricks provider does not have (their key lists come
-from the installed SDKs, so they follow the pinned versions).
+from the installed SDKs, so they follow the pinned versions), and ``pulumi:`` keys Pulumi does not read.
 """
 
 from __future__ import annotations
@@ -20,8 +20,11 @@ from core.safe_load import shown_name
 
 # Providers whose default instance reads stack config, by namespace → Python package.
 PROVIDER_PACKAGES = {"azure-native": "pulumi_azure_native", "databricks": "pulumi_databricks"}
-# Pulumi's own keys: engine settings, and pulumi:template that `pulumi new` writes into a stack.
-PULUMI_KEYS = ("autonaming", "disable-default-providers", "template")
+# The keys the Pulumi CLI itself reads in its `pulumi:` namespace: autonaming (physical name patterns),
+# disable-default-providers, tags (stack tags, set in Pulumi.yaml by Pulumi's templates) and template (written by
+# `pulumi new`). Pulumi accepts any other `pulumi:` key without a word and nobody reads it, so a misspelt
+# `pulumi:disable-default-provider` would silently keep the default providers: any other key is an error.
+PULUMI_KEYS = ("autonaming", "disable-default-providers", "tags", "template")
 _CONFIG_GETTER = re.compile(r"__config__\.get(?:_bool|_int|_float|_object|_secret)?\('([A-Za-z0-9_]+)'\)")
 
 
@@ -58,8 +61,12 @@ def foreign_key_problem(full_key: str, *, project: str, project_keys: Collection
     if not separator:
         return f"{shown_key}: a config key is <namespace>:<key>, e.g. {project}:prefix"
     if namespace == "pulumi":
-        close = _close(key, PULUMI_KEYS, cutoff=0.8) if key not in PULUMI_KEYS else None
-        return f"{shown_key}: unknown Pulumi setting; did you mean 'pulumi:{close}'?" if close else None
+        if key in PULUMI_KEYS:
+            return None
+        close = _close(key, PULUMI_KEYS, cutoff=0.6)
+        hint = f"did you mean 'pulumi:{close}'? " if close else ""
+        return (f"{shown_key}: not a setting Pulumi reads, so nothing would read it; {hint}Pulumi's own settings "
+                f"are {', '.join(f'pulumi:{known}' for known in PULUMI_KEYS)}")
     if namespace in PROVIDER_PACKAGES:
         known = provider_keys(namespace)
         if known is None or key in known:

@@ -25,8 +25,24 @@ _TAG_NAME_FORBIDDEN = set('<>%&\\?/')
 _TAG_NAME_RESERVED_PREFIXES = ("azure", "microsoft", "windows")
 
 
+# Key Vault's documented limits: at most 1,000 IPv4 rules, public addresses only (not RFC 1918). Ranges that
+# are never a client's public address are refused with them: a rule for them admits nobody, or someone else.
+MAX_IP_RULES = 1000
+_NOT_PUBLIC = tuple((ipaddress.ip_network(network), reason) for network, reason in (
+    ("0.0.0.0/8", "'this network' (0.0.0.0/8)"),
+    ("10.0.0.0/8", "a private range (RFC 1918)"),
+    ("100.64.0.0/10", "the carrier-grade NAT range (100.64.0.0/10)"),
+    ("127.0.0.0/8", "loopback"),
+    ("169.254.0.0/16", "link-local"),
+    ("172.16.0.0/12", "a private range (RFC 1918)"),
+    ("192.168.0.0/16", "a private range (RFC 1918)"),
+    ("224.0.0.0/4", "multicast"),
+    ("240.0.0.0/4", "reserved (240.0.0.0/4, with the broadcast address)"),
+))
+
+
 def ip_range(value: str) -> str:
-    """An IPv4 address or CIDR range as ARM stores it: ``a.b.c.d/n`` with no host bits, /32 as the bare address."""
+    """A public IPv4 address or CIDR range as ARM stores it: ``a.b.c.d/n`` without host bits, a /32 bare."""
     try:
         network = ipaddress.ip_network(value, strict=False)
     except ValueError:
@@ -34,12 +50,36 @@ def ip_range(value: str) -> str:
     if network.version != 4:
         raise ValueError("Key Vault's firewall accepts IPv4 addresses and ranges only")
     canonical = str(network.network_address) if network.prefixlen == 32 else str(network)
-    if value in (canonical, f"{canonical}/32"):
-        # ARM answers a /32 rule with the bare address; writing it bare keeps every `up` free of a diff.
-        return canonical
-    if "/" in value and ipaddress.ip_address(value.split("/")[0]) != network.network_address:
-        raise ValueError(f"has host bits set; did you mean {canonical!r}?")
-    raise ValueError(f"is not in the form ARM stores; write {canonical!r}")
+    if value not in (canonical, f"{canonical}/32"):
+        if "/" in value and ipaddress.ip_address(value.split("/")[0]) != network.network_address:
+            raise ValueError(f"has host bits set; did you mean {canonical!r}?")
+        raise ValueError(f"is not in the form ARM stores; write {canonical!r}")
+    if network.prefixlen == 0:
+        raise ValueError(f"{value!r} is every IPv4 address: with keyVaultNetworkDefaultAction Deny it would silently "
+                         "open the vault's firewall to the whole internet (and with Allow it changes nothing); list "
+                         "the public addresses that need the vault instead")
+    for reserved, reason in _NOT_PUBLIC:
+        if network.overlaps(reserved):
+            what = "is" if network.subnet_of(reserved) else f"includes {reserved}, which is"
+            raise ValueError(f"{value!r} {what} {reason}: Key Vault's firewall takes public IPv4 addresses only; "
+                             "list the public address (or range) that the deploying agent or consumer connects from")
+    if network.prefixlen == 31:
+        first, second = network
+        raise ValueError(f"{value!r} is a /31, two addresses; list them as {str(first)!r} and {str(second)!r}")
+    # ARM answers a /32 rule with the bare address; writing it bare keeps every `up` free of a diff.
+    return canonical
+
+
+def checked_ip_ranges(ranges: list[str]) -> list[str]:
+    """The firewall's list: at most Key Vault's 1,000 rules, each once (entries are canonical by now)."""
+    if len(ranges) > MAX_IP_RULES:
+        raise ValueError(f"{len(ranges):,} entries; Key Vault's firewall takes at most {MAX_IP_RULES:,} IPv4 rules "
+                         "(merge neighbouring addresses into CIDR ranges)")
+    repeated = sorted({entry for entry in ranges if ranges.count(entry) > 1})
+    if repeated:
+        raise ValueError(f"each range may appear once (a /32 is the bare address); given more than once: "
+                         f"{shown(repeated)}")
+    return ranges
 
 
 def checked_tags(value: dict[str, str]) -> dict[str, str]:
@@ -47,10 +87,13 @@ def checked_tags(value: dict[str, str]) -> dict[str, str]:
     problems = []
     seen: dict[str, str] = {}
     for name, tag_value in value.items():
-        lowered = name.lower()
+        lowered = name.strip().lower()
         if lowered in RESERVED_TAGS:
             problems.append(f"tag {shown(name)} is set by the program on every resource (project, stage, "
-                            "managed-by) and cannot be overridden")
+                            "managed-by, in any case and with any spaces around) and cannot be overridden")
+        elif name != name.strip():
+            problems.append(f"tag name {shown(name)} starts or ends with a space; write it without: Azure compares "
+                            "tag names as written, so it would be another tag than the one you read")
         elif not name or len(name) > 512 or _TAG_NAME_FORBIDDEN & set(name) or CONTROL.search(name):
             problems.append(f"tag name {shown(name)} must be 1-512 characters without any of <>%&\\?/ or "
                             "control characters")

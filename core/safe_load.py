@@ -16,6 +16,9 @@ and the key path, e.g. ``jobs/a.yaml:4:3: invalid YAML: duplicate key 'name' in 
 This module imports nothing from ``core`` (the offline plan loads it by path to read the stack files of
 a program it plans from another directory). ``shown`` caps every value echoed in a message.
 
+Stack and project files are read as the Pulumi CLI reads them (``plain_as_text=True``, then
+``pulumi_value``): see "Files the Pulumi CLI reads" below.
+
 Callers pass a ``problems`` list; the readers append to it and return None when the file cannot be
 used. A document that is null (an empty YAML file, JSON ``null``) also reads as None without a
 problem: compare ``len(problems)`` before and after when the difference matters.
@@ -85,6 +88,17 @@ def read_text(
 
     ``source`` is how messages name the file (e.g. ``jobs/a.json``).
     """
+    data = read_bytes(path, source=source, root=root, problems=problems, max_bytes=max_bytes)
+    return None if data is None else decode_utf8(data, source=source, problems=problems)
+
+
+def read_bytes(
+    path: Path, *, source: str, root: Path | None, problems: list[str], max_bytes: int = MAX_FILE_BYTES
+) -> bytes | None:
+    """The bytes of a regular file, with every check of ``read_text`` but the decoding; None with a problem.
+
+    For files whose encoding the caller decides (a JSON file PowerShell wrote in UTF-16, for instance).
+    """
     try:
         real = os.path.realpath(path, strict=True)
     except FileNotFoundError:
@@ -128,7 +142,7 @@ def read_text(
         problems.append(f"{source}: larger than {_size(max_bytes)}, far beyond any real file of this kind; "
                         "it is not read")
         return None
-    return decode_utf8(b"".join(chunks), source=source, problems=problems)
+    return b"".join(chunks)
 
 
 def decode_utf8(data: bytes, *, source: str, problems: list[str]) -> str | None:
@@ -176,11 +190,12 @@ def read_json_document(
 
 
 def read_yaml_document(
-    path: Path, *, source: str, root: Path | None, problems: list[str], max_bytes: int = MAX_FILE_BYTES
+    path: Path, *, source: str, root: Path | None, problems: list[str], max_bytes: int = MAX_FILE_BYTES,
+    plain_as_text: bool = False,
 ) -> Any | None:
-    """A YAML file holding one document (JSON is YAML too), or None with problems."""
+    """A YAML file holding one document (JSON is YAML too), or None with problems; ``plain_as_text``: parse_yaml."""
     text = read_text(path, source=source, root=root, problems=problems, max_bytes=max_bytes)
-    return None if text is None else parse_yaml(text, source=source, problems=problems)
+    return None if text is None else parse_yaml(text, source=source, problems=problems, plain_as_text=plain_as_text)
 
 
 # --- JSON -------------------------------------------------------------------------------------------
@@ -368,11 +383,15 @@ class _Refused(Exception):
     """A document this reader will not build; the message is the whole problem line."""
 
 
-def parse_yaml(text: str, *, source: str, problems: list[str]) -> Any | None:
-    """One YAML document, built from the parser's events without recursion; None with problems."""
+def parse_yaml(text: str, *, source: str, problems: list[str], plain_as_text: bool = False) -> Any | None:
+    """One YAML document, built from the parser's events without recursion; None with problems.
+
+    ``plain_as_text``: every plain (unquoted) scalar that is not a key, and every ``!!int``, ``!!float``,
+    ``!!bool`` or ``!!null`` one, is a ``PlainScalar``: the text as written, with the Pulumi CLI's reading of it.
+    """
     loader = _Loader(text)
     try:
-        return _YamlBuilder(loader, source).document()
+        return _YamlBuilder(loader, source, plain_as_text=plain_as_text).document()
     except _Refused as refusal:
         problems.append(str(refusal))
     except yaml.MarkedYAMLError as error:
@@ -413,9 +432,10 @@ _MERGE = object()
 
 
 class _YamlBuilder:
-    def __init__(self, loader: Any, source: str):
+    def __init__(self, loader: Any, source: str, plain_as_text: bool = False):
         self.loader = loader
         self.source = source
+        self.plain_as_text = plain_as_text
         self.stack: list[_Container] = []
         self.anchors: dict[str, tuple[Any, int, int]] = {}  # name → (value, size, height)
         self.open_anchors: set[str] = set()
@@ -564,6 +584,9 @@ class _YamlBuilder:
     def scalar(self, event: Any, path: str) -> Any:
         self.count(1, event, path)
         tag = event.tag
+        is_key = bool(self.stack) and isinstance(self.stack[-1].value, dict) and self.stack[-1].key is _NO_KEY
+        if self.plain_as_text and not is_key and ((tag is None and event.implicit[0]) or tag in _GO_TAGS):
+            return self.plain_scalar(event, path)
         if tag in (None, "!"):
             tag = self.loader.resolve(yaml.ScalarNode, event.value, event.implicit)
         if tag == f"{_YAML_TAG}merge" and self.stack and isinstance(self.stack[-1].value, dict) \
@@ -592,3 +615,130 @@ class _YamlBuilder:
             raise self.refuse(event.start_mark, path, f"{shown(event.value)} is not a finite number; "
                               "NaN and infinity are not accepted")
         return value
+
+    def plain_scalar(self, event: Any, path: str) -> PlainScalar:
+        explicit = _GO_TAGS.get(event.tag)
+        try:
+            value = go_yaml_scalar(event.value, explicit)
+        except ValueError:  # the Pulumi CLI stops on it too ("cannot decode !!str `x` as a !!int")
+            raise self.refuse(event.start_mark, path, f"{shown(event.value)} is not a valid {explicit}") from None
+        found: list[str] = []
+        _check_text(event.value, path, found)
+        if found:
+            raise self.refuse(event.start_mark, "", found[0])
+        return PlainScalar(event.value, value, f"{self.source}{_mark(event.start_mark)}")
+
+
+# --- files the Pulumi CLI reads ---------------------------------------------------------------------
+#
+# The Pulumi CLI reads Pulumi.yaml and Pulumi.<stack>.yaml with Go's gopkg.in/yaml.v2. A config value that is a
+# scalar reaches the program as the text written (`2:8`, `010`, `yes`, `2026-01-01` stay text; null becomes "");
+# a list or mapping is decoded by yaml.v2's rules (YAML 1.1 booleans and octals, no base-60 numbers, `1e3` is a
+# number) and handed over as JSON. PyYAML reads YAML 1.1 (`2:8` is 128), so the offline plan keeps plain scalars
+# as written (PlainScalar) and decodes them here as yaml.v2 does, to plan what `pulumi up` deploys.
+
+_GO_TAGS = {f"{_YAML_TAG}{name}": name for name in ("int", "float", "bool", "null")}
+_GO_CONSTANTS: dict[str, Any] = {
+    **dict.fromkeys(("y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"), True),
+    **dict.fromkeys(("n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"), False),
+    **dict.fromkeys(("", "~", "null", "Null", "NULL"), None),
+    **dict.fromkeys((".nan", ".NaN", ".NAN"), math.nan),
+    **dict.fromkeys((".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"), math.inf),
+    **dict.fromkeys(("-.inf", "-.Inf", "-.INF"), -math.inf),
+}
+# yaml.v2's first-character hints: only text starting with one of these can be anything but a string.
+_GO_HINTS = set("+-0123456789yYnNtTfFoO~.")
+# strconv.ParseInt(text, 0, 64): an optional sign, then 0b/0o/0x, a leading 0 (octal) or decimal digits.
+_GO_INT = re.compile(r"([+-]?)(?:0[bB]([01]+)|0[oO]([0-7]+)|0[xX]([0-9a-fA-F]+)|(0[0-7]*)|([1-9][0-9]*))")
+_GO_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+
+
+class PlainScalar(str):
+    """A scalar of a file the Pulumi CLI reads, kept as the text written (``parse_yaml(plain_as_text=True)``).
+
+    ``value`` is what the CLI's YAML reader makes of it inside a list or mapping; ``where`` is ``file:line:column``.
+    """
+
+    value: Any
+    where: str
+
+    def __new__(cls, text: str, value: Any, where: str) -> PlainScalar:
+        scalar = super().__new__(cls, text)
+        scalar.value = value
+        scalar.where = where
+        return scalar
+
+
+def go_yaml_scalar(text: str, tag: str | None = None) -> Any:
+    """What Go's yaml.v2 makes of a plain scalar (``tag``: an explicit int, float, bool or null tag).
+
+    Raises ValueError when the text does not fit the explicit tag.
+    """
+    value = _go_resolve(text)
+    if tag is None:
+        return value
+    kind = {bool: "bool", int: "int", float: "float", type(None): "null"}.get(type(value), "str")
+    if kind == tag:
+        return value
+    if tag == "float" and kind == "int":
+        return float(value)
+    raise ValueError(f"{text!r} is not a {tag}")
+
+
+def _go_resolve(text: str) -> Any:
+    if text and text[0] not in _GO_HINTS:
+        return text
+    if text in _GO_CONSTANTS:
+        return _GO_CONSTANTS[text]
+    if text.startswith("."):
+        number = _finite_float(text)
+        return text if number is None else number
+    if text[0] not in "+-0123456789":
+        return text
+    plain = text.replace("_", "")  # yaml.v2 drops every underscore before it tries a number
+    match = _GO_INT.fullmatch(plain)
+    if match:
+        sign, binary, octal, hexadecimal, leading_zero, decimal = match.groups()
+        if binary or octal or hexadecimal:
+            number = int(binary or octal or hexadecimal, 2 if binary else 8 if octal else 16)
+        else:
+            number = int(leading_zero, 8) if leading_zero else int(decimal)
+        number = -number if sign == "-" else number
+        if -(2**63) <= number < 2**63 or (not sign and number < 2**64):  # int64, else uint64 (unsigned text)
+            return number
+    if _GO_FLOAT.fullmatch(plain):
+        number = _finite_float(plain)
+        if number is not None:
+            return number
+    return text
+
+
+def _finite_float(text: str) -> float | None:
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None  # Go's ParseFloat fails on 1e400: the text stays a string
+
+
+def pulumi_value(value: Any, *, problems: list[str], path: str = "") -> Any:
+    """A list or mapping read with ``plain_as_text``, decoded as the Pulumi CLI decodes it before it hands it over
+    as JSON: plain scalars by yaml.v2's rules, and whole floats as integers (Go's JSON writes 8.0 as 8).
+
+    NaN and infinity have no JSON form (the CLI stops on them): each is a problem naming its file, line and path.
+    """
+    if isinstance(value, dict):
+        return {key: pulumi_value(item, problems=problems, path=key_path(path, key)) for key, item in value.items()}
+    if isinstance(value, list):
+        return [pulumi_value(item, problems=problems, path=f"{path}[{index}]") for index, item in enumerate(value)]
+    if not isinstance(value, PlainScalar):
+        return value
+    decoded = value.value
+    if isinstance(decoded, float):
+        if not math.isfinite(decoded):
+            problems.append(f"{value.where}: {_at(_short(path))}{shown(str(value))} is not a finite number; NaN "
+                            "and infinity have no JSON form, so Pulumi cannot hand the value to the program")
+            return None
+        if decoded.is_integer() and abs(decoded) < 1e21:
+            return int(decoded)
+    return decoded

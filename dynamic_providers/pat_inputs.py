@@ -20,6 +20,7 @@ from dynamic_providers.provider_inputs import (
     identity_failures,
     is_unknown,
 )
+from dynamic_providers.token_model import comment_problem
 
 DEFAULT_LIFETIME_DAYS = 90
 DEFAULT_ROTATE_BEFORE_DAYS = 14
@@ -140,7 +141,10 @@ def checked_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[CheckF
         else:
             inputs["rotate_before_days"] = rotate
 
-    if known("comment") and not isinstance(inputs["comment"], str):
-        failures.append(CheckFailure("comment", f"comment must be a string, got {shown(inputs['comment'])}"))
+    if known("comment"):
+        problem = comment_problem(inputs["comment"])
+        if problem is not None:
+            # The reason names the length or the character, never the (possibly huge) value itself.
+            failures.append(CheckFailure("comment", problem))
 
     return inputs, failures

@@ -29,16 +29,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
+from urllib.parse import quote
 
-import requests
-from databricks.sdk.errors import DatabricksError
-from databricks.sdk.errors.platform import STATUS_CODE_MAPPING
-
-from clients.databricks import DeadlineClock, RedirectRefused, last_status, workspace_client
+from clients.databricks import DeadlineClock, workspace_client
 from clients.deadline import Deadline, OutOfTime, current_deadline
 from clients.identity import DATABRICKS_SCOPE, EntraTokens, identities_at_hand, management_scope_for
 from clients.identity import CredentialError as IdentityError
-from clients.redaction import REDACTOR, install_log_redaction, one_line
+from clients.redaction import REDACTOR, install_log_redaction
+from dynamic_providers import token_replies as replies
+from dynamic_providers.token_failures import explain
 from dynamic_providers.token_model import (
     CreatedToken,
     CredentialError,
@@ -49,30 +48,15 @@ from dynamic_providers.token_model import (
     TokenApiError,
     TokenInfo,
     Workspace,
+    comment_problem,
 )
 
 _T = TypeVar("_T")
-_STATUS_OF = {error_class: status for status, error_class in STATUS_CODE_MAPPING.items()}
 GONE = "RESOURCE_DOES_NOT_EXIST"
 _ADMISSION_ADVICE = (
     " — check that the service principal is a user of the workspace, or set workspace_resource_id so that a "
     "Contributor on the workspace is admitted with its management token"
 )
-
-
-def _epoch_ms(value: Any) -> datetime | None:
-    """A positive epoch-milliseconds time, or None for anything else (-1 "never", a string, a bool)."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1e15:
-        return None
-    return datetime.fromtimestamp(value / 1000, UTC)
-
-
-def _status_of(error: DatabricksError) -> int | None:
-    """The HTTP status of the reply the error came from (databricks-sdk keeps only a class per status)."""
-    status = last_status()
-    if status is not None and status >= 400:
-        return status
-    return next((_STATUS_OF[cls] for cls in type(error).__mro__ if cls in _STATUS_OF), None)
 
 
 @dataclass(frozen=True)
@@ -131,6 +115,9 @@ class TokenSession:
         if isinstance(lifetime_seconds, bool) or not isinstance(lifetime_seconds, int) or lifetime_seconds <= 0:
             # Databricks reads a missing or non-positive lifetime as "never expires".
             raise ValueError(f"lifetime_seconds must be a positive integer, got {lifetime_seconds!r}")
+        problem = comment_problem(comment)
+        if problem is not None:
+            raise ValueError(problem)  # the comment is echoed in every sweep message: it must stay readable
         nonce = secrets.token_hex(8)
         token_comment = f"{comment} [{nonce}]"
         sent_before = self._attempts_sent
@@ -139,9 +126,9 @@ class TokenSession:
         reserve = min(self._policy.cleanup_reserve, self._deadline.budget / 2)
         with self._deadline.sooner(reserve):
             try:
-                reply = self._call(
-                    "token/create",
-                    lambda: self._client.tokens.create(lifetime_seconds=lifetime_seconds, comment=token_comment),
+                reply = self._json(
+                    "token/create", "POST", "/api/2.0/token/create",
+                    {"lifetime_seconds": lifetime_seconds, "comment": token_comment},
                 )
                 created = self._created(reply, token_comment)
             except PatError as error:
@@ -173,24 +160,26 @@ class TokenSession:
         raise TokenApiError(f"{failure}; {sweep.outcome}", status=status, error_code=error_code)
 
     def _created(self, reply: Any, token_comment: str) -> CreatedToken:
-        token_value = getattr(reply, "token_value", None)
-        REDACTOR.add(token_value)
-        info = getattr(reply, "token_info", None)
-        token_id = getattr(info, "token_id", None)
-        creation_time = _epoch_ms(getattr(info, "creation_time", None))
-        expiry_time = _epoch_ms(getattr(info, "expiry_time", None))
-        problem = None
-        if not isinstance(token_id, str) or not token_id:
-            problem = "token_info.token_id is missing"
-        elif not isinstance(token_value, str) or not token_value:
-            problem = "token_value is missing"
-        elif creation_time is None or expiry_time is None or expiry_time <= creation_time:
-            problem = "token_info.expiry_time says the token never expires, or is not epoch milliseconds"
-        if problem is not None:
+        if isinstance(reply, dict):
+            REDACTOR.add(reply.get("token_value"))  # before anything could print it
+        try:
+            token_value, info = replies.created(reply)
+        except replies.ReplyProblem as problem:
             raise TokenApiError(
                 f"Databricks token/create on {self._workspace.host} answered with an unusable reply ({problem})"
-            )
-        return CreatedToken(TokenInfo(token_id, creation_time, expiry_time), token_comment, Owner(), token_value)
+            ) from None
+        return CreatedToken(info, token_comment, Owner(), token_value)
+
+    def _listed(self) -> list[Any]:
+        """The caller's own tokens (Token API), each entry as Databricks wrote it."""
+        reply = self._json("token/list", "GET", "/api/2.0/token/list")
+        try:
+            return replies.listed(reply)
+        except replies.ReplyProblem as problem:
+            reason = f"answered with an unusable reply ({problem})"
+            raise TokenApiError(
+                f"Databricks token/list on {self._workspace.host} {reason}", reason=reason
+            ) from None
 
     def _sweep(self, nonce: str, token_comment: str, *, keep: str | None) -> _Sweep:
         """Revoke the caller's tokens carrying this create's nonce, but ``keep``."""
@@ -199,20 +188,29 @@ class TokenSession:
             "or an admin's token management) and revoke the token"
         )
         try:
-            listed = self._call("token/list", lambda: list(self._client.tokens.list()))
+            listed = self._listed()
         except PatError as error:
             return _Sweep(False, f"a token with comment {token_comment!r} may still exist ({error}); {where}")
-        found, unreadable = [], 0
-        for info in listed:
-            # Matched on the nonce, whatever type the comment came back as: an odd entry is never skipped.
-            if nonce not in str(getattr(info, "comment", "")):
+        found, unreadable, uncommented = [], 0, []
+        for entry in listed:
+            # An entry that cannot be read may be this create's token: it is never skipped, only reported.
+            names = replies.comment_names(entry, nonce) if isinstance(entry, dict) else None
+            if names is False:
                 continue
-            token_id = getattr(info, "token_id", None)
-            if isinstance(token_id, str) and token_id:
+            token_id = replies.token_id_of(entry)
+            if token_id is None:
+                unreadable += 1
+            elif names or token_id == keep:  # the token in hand is this create's, whatever its comment reads
                 found.append(token_id)
             else:
-                unreadable += 1
+                uncommented.append(token_id)
         problems = [f"{unreadable} listed without a usable token_id"] if unreadable else []
+        if uncommented:
+            shown = ", ".join(uncommented[:5]) + (f" and {len(uncommented) - 5} more" if len(uncommented) > 5 else "")
+            problems.append(
+                f"{len(uncommented)} listed without a readable comment, which may be this create's: token id(s) "
+                f"{shown}"
+            )
         revoked = 0
         for token_id in found:
             if token_id == keep:
@@ -263,7 +261,7 @@ class TokenSession:
     def read(self, token_id: str, owner: Owner) -> TokenInfo | None:
         """The token if it is live, None if it is gone (revoked, deleted or expired)."""
         try:
-            reply = self._call("token management get", lambda: self._client.token_management.get(token_id))
+            reply = self._json("token management get", "GET", f"/api/2.0/token-management/tokens/{_path(token_id)}")
         except TokenApiError as error:
             if error.error_code == GONE:
                 return None
@@ -271,13 +269,14 @@ class TokenSession:
                 entry = self._own_token(token_id, owner, error, "read")
                 return None if entry is None else self._live(token_id, entry)
             raise
-        info = getattr(reply, "token_info", None)
-        if info is None:
+        try:
+            info = replies.token_info_of(reply)
+        except replies.ReplyProblem as problem:
             raise TokenApiError(
-                f"Databricks token management on {self._workspace.host} answered without token_info for token "
-                f"{token_id}; nothing was changed"
-            )
-        listed_id = getattr(info, "token_id", None)
+                f"Databricks token management on {self._workspace.host} answered with an unusable reply for token "
+                f"{token_id} ({problem}); nothing was changed"
+            ) from None
+        listed_id = info.get("token_id")
         if isinstance(listed_id, str) and listed_id != token_id:
             raise TokenApiError(
                 f"Databricks token management on {self._workspace.host} answered for token {listed_id} when "
@@ -288,7 +287,7 @@ class TokenSession:
     def revoke(self, token_id: str, owner: Owner) -> bool:
         """Revoke the token; False if it was already gone (which is not an error)."""
         try:
-            self._call("token management delete", lambda: self._client.token_management.delete(token_id))
+            self._call("token management delete", lambda: self._client.token_management.delete(_path(token_id)))
         except TokenApiError as error:
             if error.error_code == GONE:
                 return False
@@ -299,26 +298,26 @@ class TokenSession:
             return self._revoke_own(token_id)
         return True
 
-    def _live(self, token_id: str, info: Any) -> TokenInfo | None:
+    def _live(self, token_id: str, info: dict[str, Any]) -> TokenInfo | None:
         # An expiry that cannot be read keeps the token (and state's times): never "gone" on a guess.
-        expiry_time = _epoch_ms(getattr(info, "expiry_time", None))
-        if expiry_time is not None and expiry_time <= datetime.now(UTC):
+        times = replies.times_of(token_id, info)
+        if times.expiry_time is not None and times.expiry_time <= datetime.now(UTC):
             return None
-        return TokenInfo(token_id, _epoch_ms(getattr(info, "creation_time", None)), expiry_time)
+        return times
 
     def _own_token(self, token_id: str, owner: Owner, refusal: TokenApiError, action: str) -> Any | None:
         """After token management refused: the caller's own token as its Token API lists it, None if the caller
         is its owner and it is gone; NotAllowed naming the owner when it is not the caller's."""
         try:
-            listed = self._call("token/list", lambda: list(self._client.tokens.list()))
+            listed = self._listed()
         except PatError as error:
             raise self._not_allowed(token_id, owner, refusal, action, None, str(error)) from None
         unreadable = 0
-        for info in listed:
-            listed_id = getattr(info, "token_id", None)
+        for entry in listed:
+            listed_id = replies.token_id_of(entry)
             if listed_id == token_id:
-                return info
-            unreadable += not isinstance(listed_id, str)
+                return entry
+            unreadable += listed_id is None
         if unreadable:
             # One of those may be this token: it cannot be called gone.
             raise TokenApiError(
@@ -350,6 +349,14 @@ class TokenSession:
         return NotAllowed(text, status=refusal.status, error_code=refusal.error_code)
 
     # -- calls and their errors -------------------------------------------------------------------
+    def _json(self, operation: str, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """A workspace call through databricks-sdk (its auth, retries and errors), its reply the raw JSON: the
+        SDK's typed replies convert fields before they can be checked (token_replies)."""
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        return self._call(operation, lambda: self._client.api_client.do(method, path, body=body, headers=headers))
+
     def _call(self, operation: str, call: Callable[[], _T]) -> _T:
         """``call()``, its failure turned into a PatError that says what failed where and why."""
         self._clock.pauses = 0
@@ -360,7 +367,10 @@ class TokenSession:
         except IdentityError as error:
             raise CredentialError(str(error)) from None
         except Exception as error:  # noqa: BLE001 - every failure becomes a message; none is chained
-            reason, status, error_code = self._reason(error)
+            deadline = current_deadline() or self._deadline
+            reason, status, error_code = explain(
+                error, deadline=deadline, policy=self._policy, attempts=self._clock.pauses + 1
+            )
             if operation == "client set-up" and isinstance(error, OutOfTime):
                 # The SDK's discovery probe retries on its own until the deadline; its failures stay inside it.
                 reason = (
@@ -372,54 +382,10 @@ class TokenSession:
                 text += _ADMISSION_ADVICE
             raise TokenApiError(text, status=status, error_code=error_code, reason=reason) from None
 
-    def _reason(self, error: BaseException, *, count: bool = True) -> tuple[str, int | None, str | None]:
-        """What went wrong, in words; the HTTP status and Databricks error_code when there were some."""
-        deadline = current_deadline() or self._deadline
-        attempts = self._clock.pauses + 1
-        gave_up = f" (gave up after {attempts} attempts)" if count and attempts > 1 else ""
-        last = error.__context__ or error.__cause__
-        if isinstance(error, OutOfTime | TimeoutError) and isinstance(last, Exception):
-            if not isinstance(last, DatabricksError) and deadline.expired:
-                return f"no reply before {deadline.out_of_time()}", None, None
-            reason, status, error_code = self._reason(last, count=False)
-            asked = getattr(last, "retry_after_secs", None)
-            past = f"the next attempt would start past the deadline (time_budget {deadline.budget:g}s)"
-            if isinstance(error, OutOfTime) and isinstance(asked, int) and asked > self._policy.retry_after_cap:
-                why = f"Retry-After asked for {asked}s, capped at {self._policy.retry_after_cap:g}s, and {past}"
-            elif isinstance(error, OutOfTime) and error.wanted_pause is not None:
-                why = past
-            else:
-                why = deadline.out_of_time()
-            return f"{reason}; gave up after {attempts} attempt(s): {why}", status, error_code
-        if isinstance(error, DatabricksError):
-            status, error_code = _status_of(error), error.error_code
-            # For 401/403 the SDK appends its config and environment variable names; for a body it cannot
-            # parse, a bug-report invitation and the whole request log: noise here.
-            message = str(error).split(". Config: ")[0].split(" This is likely a bug")[0]
-            prefix = f"HTTP {status}" if status else "HTTP error"
-            text = f"{prefix} {error_code}: {one_line(message)}" if error_code else f"{prefix}: {one_line(message)}"
-            return text + gave_up, status, error_code
-        if isinstance(error, RedirectRefused):
-            location = one_line(error.location, 200)
-            reason = f"was redirected (HTTP {error.status}) to {location}; is workspace_url the workspace's URL?"
-            return reason, error.status, None
-        if deadline.expired or isinstance(error, OutOfTime):
-            return f"no reply before {deadline.out_of_time()}", None, None
-        timeout = min(self._policy.request_timeout, self._policy.time_budget)
-        if isinstance(error, requests.exceptions.ConnectTimeout):
-            return f"could not connect within the {timeout:g}s request timeout{gave_up}", None, None
-        if isinstance(error, requests.exceptions.ReadTimeout):
-            return f"no reply within the {timeout:g}s request timeout{gave_up}", None, None
-        if isinstance(error, requests.exceptions.SSLError):
-            return f"TLS error: {one_line(error, 300)}{gave_up}", None, None
-        if isinstance(error, requests.exceptions.ChunkedEncodingError) or "Connection aborted" in str(error):
-            return f"the connection broke before the reply was complete{gave_up}", None, None
-        if isinstance(error, requests.exceptions.ConnectionError):
-            detail = one_line(str(error).rpartition(": ")[2].rstrip("'\")"), 200)
-            return f"could not connect ({detail}){gave_up}", None, None
-        if isinstance(error, requests.exceptions.JSONDecodeError):
-            return f"answered with a body that is not JSON ({one_line(error, 200)})", None, None
-        return f"{type(error).__name__}: {one_line(error, 300)}", None, None
+
+def _path(token_id: str) -> str:
+    """A token id as one URL path segment: an id from state or an import never reaches another endpoint."""
+    return quote(token_id, safe="")
 
 
 @contextmanager

@@ -118,6 +118,26 @@ class CreatedToken:
     token_value: str = field(repr=False)
 
 
+MAX_COMMENT_LENGTH = 500
+"""Longest token comment taken: it is shown in the workspace's token list and echoed whole in every message
+that says which token to look for (the create adds 19 characters of its own)."""
+
+
+def comment_problem(comment: object) -> str | None:
+    """Why ``comment`` cannot be a token comment (not a string, too long, a control character), or None."""
+    if not isinstance(comment, str):
+        return f"comment must be a string, got {type(comment).__name__}"
+    if len(comment) > MAX_COMMENT_LENGTH:
+        return f"comment must be at most {MAX_COMMENT_LENGTH} characters, got {len(comment)}"
+    bad = next((char for char in comment if not char.isprintable()), None)
+    if bad is not None:
+        return (
+            f"comment must be printable text on one line; it holds {bad!a} at position {comment.index(bad)} "
+            "(a line break, tab, NUL or other control character)"
+        )
+    return None
+
+
 def iso8601(moment: datetime) -> str:
     """`2027-02-19T05:00:00Z`: UTC, second precision, the form outputs use."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

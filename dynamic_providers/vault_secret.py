@@ -171,6 +171,7 @@ def _write_arguments(inputs: Mapping[str, Any]) -> dict[str, Any]:
 def _vault(inputs: Mapping[str, Any], policy: Mapping[str, float]) -> Any:
     from clients.identity import deployer_credential
     from clients.key_vault import VaultPolicy, VaultSecrets
+    from clients.transport import DeadlineTransport
 
     for key in ("vault_uri", "secret_name", "tenant_id", "client_id"):
         if not inputs.get(key):
@@ -181,8 +182,13 @@ def _vault(inputs: Mapping[str, Any], policy: Mapping[str, float]) -> Any:
         tenant_id=inputs["tenant_id"],
         client_id=inputs["client_id"],
         authority_host=inputs.get("azure_authority_host") or None,
-        connection_timeout=limits.connect_timeout,
-        read_timeout=limits.read_timeout,
+        process_timeout=int(max(1.0, min(limits.read_timeout, limits.time_budget))),
+        # Entra ID's requests keep to each operation's deadline like the vault's (clients.key_vault).
+        transport=DeadlineTransport(
+            max_pause=limits.retry_backoff_max,
+            connection_timeout=limits.connect_timeout,
+            read_timeout=limits.read_timeout,
+        ),
         retry_total=limits.retry_total,
     )
     return VaultSecrets(inputs["vault_uri"], credential, policy=limits, vault_name=inputs.get("vault_name"))

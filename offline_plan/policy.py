@@ -28,6 +28,7 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
 from offline_plan.render import engine_urn
+from offline_plan.stack_config import safe_load  # the readers and message helpers of core/safe_load.py
 
 # The rules live beside this package (policy/), not in the planned program: put this checkout first, so a
 # program directory that has its own policy/ (another git ref) cannot replace them.
@@ -103,16 +104,25 @@ def load_policy_config(path: Path | None) -> dict[str, Any]:
     if path is None:
         return {}
     # The readers stack files go through: a FIFO, /dev/zero, a huge or deeply nested file is refused, not read.
-    from offline_plan.stack_config import safe_load
-
     problems: list[str] = []
-    config = safe_load.read_json_document(Path(path), source=str(path), root=None, problems=problems)
+    source = safe_load.shown_name(str(path), limit=1000)  # the path as given, unless it is no path anyone types
+    config = safe_load.read_json_document(Path(path), source=source, root=None, problems=problems)
     if problems:
         raise PolicyConfigError("\n".join(problems))
-    problems = _config_problems(config, str(path))
+    problems = _config_problems(config, source)
     if problems:
-        raise PolicyConfigError("\n".join(problems))
+        raise PolicyConfigError("\n".join(_capped(problems)))
     return config
+
+
+# A config file of 100,000 bad keys names the first few and counts the rest (each line is bounded by `shown`).
+MAX_PROBLEMS = 20
+
+
+def _capped(problems: list[str]) -> list[str]:
+    if len(problems) <= MAX_PROBLEMS:
+        return problems
+    return [*problems[:MAX_PROBLEMS], f"… and {len(problems) - MAX_PROBLEMS:,} more problems like these"]
 
 
 def _config_problems(config: Any, source: str) -> list[str]:
@@ -121,8 +131,9 @@ def _config_problems(config: Any, source: str) -> list[str]:
     policies = {policy.name: policy for policy in POLICIES}
     problems = []
     for name, value in config.items():
+        shown_policy = safe_load.shown_name(name)
         if name != "all" and name not in policies:
-            problems.append(f"{source}: {name}: no such policy; policies: all, {', '.join(policies)}")
+            problems.append(f"{source}: {shown_policy}: no such policy; policies: all, {', '.join(policies)}")
             continue
         if isinstance(value, str):
             value = {"enforcementLevel": value}
@@ -134,10 +145,11 @@ def _config_problems(config: Any, source: str) -> list[str]:
             if key == "enforcementLevel":
                 if setting not in _LEVELS:
                     problems.append(f"{source}: {name}.enforcementLevel: must be one of {', '.join(_LEVELS)}, "
-                                    f"got {setting!r}")
+                                    f"got {safe_load.shown(setting)}")
             elif key not in schema:
                 allowed = ", ".join(["enforcementLevel", *schema])
-                problems.append(f"{source}: {name}.{key}: unknown setting; {name} takes: {allowed}")
+                problems.append(f"{source}: {name}.{safe_load.shown_name(key)}: unknown setting; {name} takes: "
+                                f"{allowed}")
             else:
                 problems += [f"{source}: {name}.{key}: {problem}" for problem in _type_problems(setting, schema[key])]
     return problems
@@ -147,12 +159,12 @@ def _type_problems(value: Any, schema: Mapping[str, Any]) -> list[str]:
     kind = schema.get("type")
     if kind == "integer":
         if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
-            return [f"must be a whole number, got {value!r}"]
+            return [f"must be a whole number, got {safe_load.shown(value)}"]
         if "minimum" in schema and value < schema["minimum"]:
-            return [f"must be at least {schema['minimum']}, got {value!r}"]
+            return [f"must be at least {schema['minimum']}, got {safe_load.shown(value)}"]
     elif kind == "array":
         if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
-            return [f"must be a list of non-empty strings, got {value!r}"]
+            return [f"must be a list of non-empty strings, got {safe_load.shown(value)}"]
     return []
 
 

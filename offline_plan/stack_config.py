@@ -4,6 +4,9 @@ Pulumi.yaml defaults are merged with Pulumi.<stack>.yaml; every value reaches th
 string (objects and arrays as JSON text); `secure:` values become a masked placeholder and are
 marked secret, since no key to decrypt them exists here.
 
+Scalars are read as the CLI's Go YAML reader reads them, not as YAML 1.1 (core/safe_load.py, "files the
+Pulumi CLI reads"): a stack value `2:8` or `010` reaches the program as that text, not as 128 or 8.
+
 Both files are read with core/safe_load.py (regular files inside the project only, size and depth
 capped, duplicate keys refused, ...). Every problem of both files is reported in one error.
 """
@@ -13,9 +16,11 @@ from __future__ import annotations
 import difflib
 import importlib.util
 import json
+import math
 import sys
 from collections.abc import MutableMapping
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -72,20 +77,58 @@ def ignore_shell_config(environ: MutableMapping[str, str]) -> list[str]:
     return names
 
 
-def _as_engine_string(value: Any) -> str:
-    # The CLI passes scalars as their YAML text and structures as JSON.
+def _decoded(value: Any) -> Any:
+    """A scalar as Go's YAML reader decodes it into an untyped value (a Pulumi.yaml default, `value:` or key)."""
+    return value.value if isinstance(value, safe_load.PlainScalar) else value
+
+
+def _stack_value(value: Any, key: str, problems: list[str]) -> tuple[str, bool]:
+    """A Pulumi.<stack>.yaml value as the CLI hands it to the program, and whether it is secret.
+
+    A scalar is the text written (the CLI decodes it into a string: `2:8`, `010`, `yes` stay as they are),
+    null is ""; a list or mapping is decoded by the CLI's YAML rules and handed over as JSON.
+    """
+    if isinstance(value, safe_load.PlainScalar):
+        return ("" if value.value is None else str(value)), False
+    if value is None or isinstance(value, str):
+        return value or "", False
+    decoded = safe_load.pulumi_value(value, problems=problems, path=safe_load.key_path("config", key))
+    masked, secret = _mask_secure(decoded)
+    return (masked if isinstance(masked, str) else json.dumps(masked, sort_keys=True)), secret
+
+
+def _project_value(value: Any, key: str, problems: list[str]) -> str:
+    """A Pulumi.yaml default or value as the CLI hands it over: a scalar decoded, then printed as Go's %v does."""
+    value = _decoded(value)
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int | float):
+    if isinstance(value, float):
+        return _go_float_text(value)
+    if isinstance(value, int | str):
         return str(value)
-    return json.dumps(value, sort_keys=True)
+    decoded = safe_load.pulumi_value(value, problems=problems, path=safe_load.key_path("config", key))
+    return json.dumps(decoded, sort_keys=True)
+
+
+def _go_float_text(number: float) -> str:
+    """fmt.Sprintf("%v", number): the shortest digits, with an exponent below 1e-4 and from 1e+06 up."""
+    if math.isnan(number):
+        return "NaN"
+    if math.isinf(number):
+        return "+Inf" if number > 0 else "-Inf"
+    shortest = Decimal(repr(number)).normalize()
+    negative, digits, exponent = shortest.as_tuple()
+    scientific = int(exponent) + len(digits) - 1
+    if -4 <= scientific < 6:
+        return format(shortest, "f")
+    text = "".join(map(str, digits))
+    mantissa = text[0] + (f".{text[1:]}" if len(text) > 1 else "")
+    return f"{'-' if negative else ''}{mantissa}e{'-' if scientific < 0 else '+'}{abs(scientific):02d}"
 
 
 def _mask_secure(value: Any) -> tuple[Any, bool]:
     """Replace every `secure:` leaf (set with `pulumi config set --secret [--path]`) by the placeholder."""
-    if isinstance(value, dict) and set(value) == {"secure"}:
+    if isinstance(value, dict) and set(value) == {"secure"} and isinstance(value["secure"], str):
         return SECRET_PLACEHOLDER, True
     if isinstance(value, dict):
         items = {key: _mask_secure(item) for key, item in value.items()}
@@ -113,31 +156,32 @@ def load_stack_config(program_dir: Path, stack: str) -> StackConfig:
     """The config map `pulumi up -s <stack>` would hand the program; StackConfigError lists every problem."""
     problems: list[str] = []
     project_file = safe_load.read_yaml_document(
-        program_dir / "Pulumi.yaml", source="Pulumi.yaml", root=program_dir, problems=problems
+        program_dir / "Pulumi.yaml", source="Pulumi.yaml", root=program_dir, problems=problems, plain_as_text=True
     )
     if problems:
         raise StackConfigError(problems)
     if not isinstance(project_file, dict) or not isinstance(project_file.get("name"), str):
         raise StackConfigError("Pulumi.yaml: needs a `name` (the project name)")
-    project = project_file["name"]
+    project = str(project_file["name"])
 
     stack_path = program_dir / f"Pulumi.{stack}.yaml"
     source = safe_load.shown_name(stack_path.name)
     if not stack_path.exists() and not stack_path.is_symlink():
         known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in program_dir.glob("Pulumi.*.yaml"))
         raise StackConfigError(f"{source}: no such stack file; stacks here: {', '.join(known) or 'none'}")
-    stack_file = safe_load.read_yaml_document(stack_path, source=source, root=program_dir, problems=problems)
+    stack_file = safe_load.read_yaml_document(stack_path, source=source, root=program_dir, problems=problems,
+                                              plain_as_text=True)
     if problems:
         raise StackConfigError(problems)
-    stack_file = _mapping(stack_file, f"{source}: the file", problems)
+    stack_file = _mapping(_decoded(stack_file), f"{source}: the file", problems)
     for key in stack_file:
         if key not in STACK_FILE_KEYS:
             close = difflib.get_close_matches(key[:100], STACK_FILE_KEYS, n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
             problems.append(f"{source}: {safe_load.shown_name(key)}: unknown top-level key; {hint}a stack file "
                             f"holds {', '.join(STACK_FILE_KEYS)}")
-    declarations = _mapping(project_file.get("config"), "Pulumi.yaml: config", problems)
-    stack_values = _mapping(stack_file.get("config"), f"{source}: config", problems)
+    declarations = _mapping(_decoded(project_file.get("config")), "Pulumi.yaml: config", problems)
+    stack_values = _mapping(_decoded(stack_file.get("config")), f"{source}: config", problems)
 
     config: dict[str, str] = {}
     secret_keys: list[str] = []
@@ -146,14 +190,14 @@ def load_stack_config(program_dir: Path, stack: str) -> StackConfig:
         full = _full_key(project, key)
         if isinstance(declaration, dict) and ({"type", "default", "description", "value"} & declaration.keys()
                                               or not declaration):
-            if "value" in declaration:
-                config[full] = _as_engine_string(declaration["value"])
-            elif "default" in declaration and declaration["default"] is not None:
-                config[full] = _as_engine_string(declaration["default"])
+            if _decoded(declaration.get("value")) is not None:
+                config[full] = _project_value(declaration["value"], f"{key}.value", problems)
+            elif _decoded(declaration.get("default")) is not None:
+                config[full] = _project_value(declaration["default"], f"{key}.default", problems)
             elif full.startswith(f"{project}:"):
                 missing.append(key)
-        else:  # short form `key: value`
-            config[full] = _as_engine_string(declaration)
+        elif _decoded(declaration) is not None:  # short form `key: value`
+            config[full] = _project_value(declaration, key, problems)
 
     written_as: dict[str, str] = {}
     for key, value in stack_values.items():
@@ -164,8 +208,7 @@ def load_stack_config(program_dir: Path, stack: str) -> StackConfig:
             continue
         written_as[full] = key
         missing = [m for m in missing if _full_key(project, m) != full]
-        masked, has_secret = _mask_secure(value)
-        config[full] = _as_engine_string(masked)
+        config[full], has_secret = _stack_value(value, key, problems)
         if has_secret:
             secret_keys.append(full)
     if missing:

@@ -12,8 +12,9 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from core.safe_load import shown
 from ops.outputs import JobTarget
-from ops.watch import Observation, Outcome, one_line
+from ops.watch import Observation, Outcome, StartedRun, one_line
 
 if TYPE_CHECKING:
     from databricks.sdk import WorkspaceClient
@@ -151,7 +152,7 @@ class JobRun:
         self._connect = connect
         self._client: WorkspaceClient | None = None
         self.target = target
-        self.what = f"job {target.name!r} (id {target.job_id})"
+        self.what = f"job {shown(target.name)} (id {target.job_id})"
         # Databricks starts exactly one run per token: run-now can be retried after any error.
         self.idempotency_token = f"smoke-{uuid.uuid4().hex}"
         self._last_run: Run | None = None
@@ -165,6 +166,13 @@ class JobRun:
     def start(self) -> str:
         waiter = self.client.jobs.run_now(self.target.job_id, idempotency_token=self.idempotency_token)
         return str(waiter.response.run_id)
+
+    def find_started(self) -> list[StartedRun]:
+        # Never asked: run-now is idempotent (idempotent_start), a retry returns the run an earlier try started.
+        return []
+
+    def retry_delay(self, error: BaseException) -> float:
+        return 0.0  # the SDK itself waits as long as a 429's Retry-After asks before it gives up
 
     def observe(self, run_id: str) -> Observation:
         run = self.client.jobs.get_run(int(run_id))

@@ -1,12 +1,18 @@
 """A deployed stage's stack outputs (`pulumi stack output --json > <file>`), read and checked.
 
-Every problem with the file is a UsageError whose one line names the file, the key and what is allowed;
-all problems with the keys a command needs are reported together.
+Every problem is one line naming the file, the key and what is allowed; problems are collected in a list
+the caller passes, so that a command reports them together with its other usage problems. The file is
+read through core.safe_load (a regular file only, size capped: a FIFO or /dev/zero is refused, not read)
+and parsed as strict JSON; UTF-16 and UTF-32 with a byte-order mark are read too, as PowerShell's ``>``
+writes UTF-16. Every value echoed is escaped and cut (``shown``): a key holding a newline or an escape
+sequence cannot break the one line, and a 2 MB value is not printed whole.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,38 +20,106 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from clients.datafactory import FactoryRef, parse_factory_id
-from ops.usage import UsageError
+from core.safe_load import decode_utf8, key_path, parse_json, read_bytes, shown, shown_name
+from ops.usage import UsageError, one_line_problem
 
 SECRET_MARKER = "[secret]"
 """What `pulumi stack output --json` prints for a secret output unless --show-secrets is given."""
+MAX_OUTPUTS_BYTES = 16 * 1024 * 1024
+"""Far above a real stage's outputs (a few KB; thousands of jobs and every linked service stay under 1 MB), far
+below what hurts. The Pulumi CLI writes the file, so it may be larger than the hand-written files' cap."""
+MAX_JOB_ID = 2**63 - 1
+"""Databricks job ids are 64-bit integers."""
+MAX_KNOWN_SHOWN = 20
+"""An unknown job or pipeline lists at most this many known names (the closest first), then how many more."""
+KNOWN_LIST_CHARACTERS = 600
+"""The known names listed take at most about this many characters (each name is cut at 60)."""
+MAX_SUGGESTION_CANDIDATES = 10_000
+"""Beyond this many known names, no "did you mean" (difflib takes about 1 s per 200,000 names)."""
+PATH_SHOWN = 400
+"""A path is printed as written up to this length (temporary directories make long ones)."""
+
+
+def source_of(path: Path) -> str:
+    """How messages name a file: as written, or escaped when it holds a newline or a control character."""
+    return shown_name(str(path), PATH_SHOWN)
+
+
+def read_outputs(path: Path, problems: list[str]) -> dict[str, Any] | None:
+    """The outputs object in ``path``, or None with one problem appended (missing, unreadable, not a JSON object)."""
+    source = source_of(path)
+    found: list[str] = []
+    data = read_bytes(path, source=source, root=None, problems=found, max_bytes=MAX_OUTPUTS_BYTES)
+    if data is None:
+        if found[0] == f"{source}: file not found":
+            found[0] = f"{source}: no such file (write it with `pulumi stack output --json > {source}`)"
+        problems.append(found[0])
+        return None
+    text = _decode(data, source, found)
+    outputs = None if text is None else parse_json(text, source=source, problems=found)
+    if found:
+        if text is not None:
+            found = _overlong_numbers(text, source) or found
+        problems.append("; ".join(found) + " (expected the output of `pulumi stack output --json`)")
+        return None
+    if not isinstance(outputs, dict):
+        problems.append(f"{source}: expected a JSON object of stack outputs (`pulumi stack output --json`), "
+                        f"got {_json_type(outputs)}")
+        return None
+    return outputs
 
 
 def load_outputs(path: Path) -> dict[str, Any]:
-    """The outputs object in ``path``; UsageError if the file is missing, unreadable, not JSON or not an object."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such file (write it with `pulumi stack output --json > {path}`)") from None
-    except OSError as error:
-        raise UsageError(f"{path}: cannot read the outputs file: {error.strerror or type(error).__name__}") from None
-    try:
-        # From bytes, json detects UTF-8/16/32 and a BOM (PowerShell's `>` writes UTF-16).
-        outputs = json.loads(data)
-    except json.JSONDecodeError as error:
-        raise UsageError(
-            f"{path}: not JSON ({error.msg} at line {error.lineno} column {error.colno}); "
-            "expected the output of `pulumi stack output --json`"
-        ) from None
-    except UnicodeDecodeError:
-        raise UsageError(f"{path}: not JSON text (not UTF-8, UTF-16 or UTF-32)") from None
-    except RecursionError:
-        raise UsageError(f"{path}: JSON nested too deeply to be stack outputs") from None
-    if not isinstance(outputs, dict):
-        raise UsageError(
-            f"{path}: expected a JSON object of stack outputs (`pulumi stack output --json`), "
-            f"got {_json_type(outputs)}"
-        )
+    """The outputs object in ``path``; UsageError (one line) if it cannot be used."""
+    problems: list[str] = []
+    outputs = read_outputs(path, problems)
+    if outputs is None:
+        raise UsageError("; ".join(problems))
     return outputs
+
+
+def _decode(data: bytes, source: str, problems: list[str]) -> str | None:
+    # As json.loads does from bytes: UTF-8 (a BOM allowed), else UTF-16/32 by their BOM or zero bytes.
+    encoding = json.detect_encoding(data)
+    if encoding in ("utf-8", "utf-8-sig"):
+        return decode_utf8(data, source=source, problems=problems)
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as error:
+        problems.append(f"{source}: not JSON text: not valid {encoding.upper()} at byte {error.start:,} "
+                        "(UTF-8, UTF-16 and UTF-32 are read)")
+        return None
+
+
+class _Overlong(str):
+    """A number literal of more digits than Python converts to an integer."""
+
+
+def _overlong_numbers(text: str, source: str) -> list[str]:
+    """Where the text has integers of more digits than Python converts, by key path (a file refused for them
+    names the key, e.g. a job id of 5,000 digits); [] when that is not why the text was refused."""
+    limit = sys.get_int_max_str_digits() or None
+
+    def integer(literal: str) -> Any:
+        return _Overlong(literal) if limit and len(literal.lstrip("-")) > limit else 0
+
+    try:
+        # Only called once parse_json refused the text, whose nesting it bounded first: this cannot recurse deep.
+        value = json.loads(text, parse_int=integer, parse_constant=lambda _name: 0, parse_float=lambda _text: 0)
+    except (ValueError, RecursionError):
+        return []
+    found, stack = [], [("", value)]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, _Overlong):
+            digits = len(item.lstrip("-"))
+            found.append(f"{source}: {where or 'the document'} is a number of {digits:,} digits, more than any "
+                         "system reads" + (f"; {_JOB_ID_RULE}" if where.startswith("job_ids") else ""))
+        elif isinstance(item, dict):
+            stack.extend((key_path(where, key), child) for key, child in reversed(item.items()))
+        elif isinstance(item, list):
+            stack.extend((f"{where}[{index}]", child) for index, child in reversed(list(enumerate(item))))
+    return found
 
 
 @dataclass(frozen=True)
@@ -77,10 +151,10 @@ class PipelineTarget:
 
 
 class _Checker:
-    """Collects every problem with the keys a command reads."""
+    """Collects every problem with the keys a command reads, as one problem naming the file."""
 
     def __init__(self, path: Path, outputs: Mapping[str, Any]):
-        self.path = path
+        self.source = source_of(path)
         self.outputs = outputs
         self.problems: list[str] = []
 
@@ -99,9 +173,11 @@ class _Checker:
             return None
         return value
 
-    def fail_if_any(self) -> None:
+    def report(self, problems: list[str]) -> bool:
+        """Add this file's problems, as one, to ``problems``; True when there were none."""
         if self.problems:
-            raise UsageError(f"{self.path}: " + "; ".join(self.problems))
+            problems.append(f"{self.source}: " + "; ".join(one_line_problem(problem) for problem in self.problems))
+        return not self.problems
 
 
 def _authority_host(checker: _Checker) -> str | None:
@@ -109,8 +185,12 @@ def _authority_host(checker: _Checker) -> str | None:
     return (value.strip() or None) if isinstance(value, str) else None
 
 
-def job_target(path: Path, outputs: Mapping[str, Any], name: str) -> JobTarget:
-    """The job ``name`` and its workspace; UsageError naming every problem (an unknown job lists the known ones)."""
+_JOB_ID_RULE = f"a Databricks job id is a whole number from 1 to {MAX_JOB_ID} (Pulumi writes it as a string)"
+
+
+def job_target(path: Path, outputs: Mapping[str, Any], name: str, problems: list[str]) -> JobTarget | None:
+    """The job ``name`` and its workspace, or None with the file's problems appended (an unknown job lists the
+    known ones)."""
     checker = _Checker(path, outputs)
     url = checker.get("workspace_url", "an https URL", _is_https_url)
     resource_id = checker.get("workspace_resource_id", "a string", _is_str, required=False)
@@ -119,20 +199,23 @@ def job_target(path: Path, outputs: Mapping[str, Any], name: str) -> JobTarget:
     job_id = None
     if isinstance(job_ids, Mapping):
         if name not in job_ids:
-            known = ", ".join(sorted(job_ids)) or "none: job_ids is empty"
-            checker.problems.append(f"no job {name!r} in job_ids; known jobs: {known}")
+            checker.problems.append(f"no job {shown(name)} in job_ids; {_known('jobs', job_ids, name)}")
         else:
-            job_id = _job_id(job_ids[name])
+            job_id = job_id_of(job_ids[name])
             if job_id is None:
-                checker.problems.append(f"job_ids[{name!r}] must be a job id (digits), got {_describe(job_ids[name])}")
-    checker.fail_if_any()
+                checker.problems.append(
+                    f"{key_path('job_ids', name)} must be a Databricks job id, got {_describe(job_ids[name])}; "
+                    f"{_JOB_ID_RULE}"
+                )
+    if not checker.report(problems):
+        return None
     assert url is not None and job_id is not None
-    return JobTarget(name, job_id, url.rstrip("/"), resource_id or None, authority)
+    return JobTarget(name, job_id, url.strip().rstrip("/"), resource_id or None, authority)
 
 
-def pipeline_target(path: Path, outputs: Mapping[str, Any], name: str) -> PipelineTarget:
-    """The pipeline ``name`` and its factory; UsageError naming every problem (an unknown pipeline lists the
-    published ones)."""
+def pipeline_target(path: Path, outputs: Mapping[str, Any], name: str, problems: list[str]) -> PipelineTarget | None:
+    """The pipeline ``name`` and its factory, or None with the file's problems appended (an unknown pipeline
+    lists the published ones)."""
     checker = _Checker(path, outputs)
     factory_id = checker.get("data_factory_id", "the factory's ARM id", _is_str)
     authority = _authority_host(checker)
@@ -144,22 +227,48 @@ def pipeline_target(path: Path, outputs: Mapping[str, Any], name: str) -> Pipeli
         except ValueError as error:
             checker.problems.append(f"'data_factory_id': {error}, got {_describe(factory_id)}")
     if pipelines is not None and name not in pipelines:
-        known = ", ".join(sorted(pipelines)) or "none: this stage publishes no pipelines"
-        checker.problems.append(f"no pipeline {name!r} in data_factory_pipelines; known pipelines: {known}")
-    checker.fail_if_any()
+        checker.problems.append(f"no pipeline {shown(name)} in data_factory_pipelines; "
+                                f"{_known('pipelines', pipelines, name)}")
+    if not checker.report(problems):
+        return None
     assert factory is not None
     return PipelineTarget(name, factory, authority)
 
 
-def _job_id(value: Any) -> int | None:
-    # Pulumi resource ids are strings ("123"); accept plain integers too.
+def job_id_of(value: Any) -> int | None:
+    """A Databricks job id from job_ids: Pulumi writes resource ids as strings ("123"); integers are taken too.
+    None for anything else: a boolean, zero, a negative or fractional number, more than 64 bits, non-digits."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int) and value > 0:
+    if isinstance(value, str):
+        # Checked before int(): int() of 5,000 digits raises, and of " 12" or "1_2" succeeds.
+        if not (value.isascii() and value.isdigit() and len(value) <= len(str(MAX_JOB_ID))):
+            return None
+        value = int(value)
+    if isinstance(value, int) and 0 < value <= MAX_JOB_ID:
         return value
-    if isinstance(value, str) and value.isascii() and value.isdigit() and int(value) > 0:
-        return int(value)
     return None
+
+
+def _known(what: str, names: Any, wanted: str) -> str:
+    """`known jobs: a, b, c`, the closest to ``wanted`` first (`did you mean …?`), each escaped and cut; at most
+    MAX_KNOWN_SHOWN names and KNOWN_LIST_CHARACTERS characters, then how many more there are."""
+    names = sorted(names)
+    if not names:
+        return "none: job_ids is empty" if what == "jobs" else "none: this stage publishes no pipelines"
+    close = []
+    if MAX_KNOWN_SHOWN < len(names) <= MAX_SUGGESTION_CANDIDATES:
+        close = difflib.get_close_matches(wanted[:200], names, n=3, cutoff=0.6)
+    listed: list[str] = []
+    for name in [*close, *(name for name in names if name not in close)][:MAX_KNOWN_SHOWN]:
+        text = shown_name(name, 60)
+        if listed and sum(len(item) + 2 for item in listed) + len(text) > KNOWN_LIST_CHARACTERS:
+            break
+        listed.append(text)
+    suggestion = f"did you mean {', '.join(shown(name, 60) for name in close)}? " if close else ""
+    count = f" ({len(names):,})" if len(listed) < len(names) else ""
+    more = f", … and {len(names) - len(listed):,} more" if len(listed) < len(names) else ""
+    return f"{suggestion}known {what}{count}: {', '.join(listed)}{more}"
 
 
 def _is_str(value: Any) -> bool:
@@ -177,8 +286,11 @@ def _is_list_of_str(value: Any) -> bool:
 def _is_https_url(value: Any) -> bool:
     if not isinstance(value, str):
         return False
-    parts = urlsplit(value.strip())
-    return parts.scheme == "https" and bool(parts.hostname)
+    try:
+        parts = urlsplit(value.strip())
+        return parts.scheme == "https" and bool(parts.hostname) and value.strip().isprintable()
+    except ValueError:  # "https://[::1" and other invalid hosts
+        return False
 
 
 def _json_type(value: Any) -> str:
@@ -187,7 +299,7 @@ def _json_type(value: Any) -> str:
 
 
 def _describe(value: Any) -> str:
-    if isinstance(value, str):
-        shown = value if len(value) <= 80 else value[:77] + "..."
-        return f"{shown!r}"
+    """A value for a message: a string or number escaped and cut, else its JSON type."""
+    if isinstance(value, str) or (isinstance(value, int | float) and not isinstance(value, bool)):
+        return shown(value)
     return _json_type(value)

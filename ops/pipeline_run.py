@@ -4,18 +4,25 @@ cancel, activity_runs.query_by_pipeline_run.
 A run is Queued (the pipeline's concurrency limit), InProgress or Canceling until it ends Succeeded, Failed
 or Cancelled. The failing activity's own error (and, for a Databricks activity, its run page) comes from the
 activity runs.
+
+createRun has no idempotency key: sent twice, it starts two runs. So azure-core never resends it (its retry
+policy resends a POST on 500/503/504 and on any Retry-After), and after a failed attempt the watcher asks
+``find_started`` (pipeline_runs.query_by_factory) whether the attempt started a run anyway before it tries
+again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from clients.identity import authority_hostname
+from core.safe_load import shown, shown_name
 from ops.outputs import PipelineTarget
-from ops.watch import Observation, Outcome, one_line
+from ops.watch import Observation, Outcome, StartedRun, one_line
 
 if TYPE_CHECKING:
     from azure.mgmt.datafactory import DataFactoryManagementClient
@@ -24,6 +31,14 @@ ENDED = {"Succeeded": Outcome.SUCCESS, "Failed": Outcome.FAILURE, "Cancelled": O
 NOT_VISIBLE_GRACE = timedelta(seconds=60)
 """A run just created may not be readable yet; until then a 404 for it is worth another try."""
 MAX_ACTIVITY_PAGES = 10
+MAX_RUN_PAGES = 10
+"""queryPipelineRuns pages read when looking for a run a failed createRun may have started (100 runs a page)."""
+CLOCK_MARGIN = timedelta(seconds=10)
+"""A run whose start ADF dates up to this long before our first createRun may still be ours: ADF's clock and
+ours are both NTP-synchronised, but not to the millisecond. Small, because a run someone else started by hand
+in that window would be taken for a candidate too."""
+MAX_RETRY_AFTER = 600.0
+"""Longest Retry-After honoured between two createRun attempts (the deadline ends a longer wait anyway)."""
 # ADF Studio's monitoring page of each cloud, by authority host.
 STUDIO_HOSTS = {
     "login.microsoftonline.us": "https://adf.azure.us",
@@ -46,15 +61,15 @@ class PipelineRun:
     """One run of a published pipeline, through the SDK's DataFactoryManagementClient."""
 
     part_name = "activity"
-    # createRun has no idempotency key; azure-core already retried it on 429/500/503/504 where safe.
     idempotent_start = False
 
     def __init__(self, connect: Callable[[], DataFactoryManagementClient], target: PipelineTarget):
         self._connect = connect
         self._client: DataFactoryManagementClient | None = None
         self.target = target
-        self.what = f"pipeline {target.name!r} of factory {target.factory.name}"
+        self.what = f"pipeline {shown(target.name)} of factory {shown_name(target.factory.name)}"
         self._started_at: datetime | None = None
+        self._first_attempt: datetime | None = None
         self._activities: list[Any] = []
 
     @property
@@ -69,7 +84,36 @@ class PipelineRun:
 
     def start(self) -> str:
         self._started_at = datetime.now(UTC)
-        return self.client.pipelines.create_run(*self._where, self.target.name).run_id
+        if self._first_attempt is None:
+            self._first_attempt = self._started_at
+        # One attempt, never resent by azure-core: see the module docstring.
+        return self.client.pipelines.create_run(*self._where, self.target.name, retry_total=0).run_id
+
+    def find_started(self) -> list[StartedRun]:
+        """Runs of this pipeline started by hand or through the API (not by a trigger) since the first start()
+        attempt, less CLOCK_MARGIN: the runs a failed createRun may have started. Oldest first."""
+        from azure.mgmt.datafactory.models import RunFilterParameters, RunQueryFilter
+
+        since = (self._first_attempt or datetime.now(UTC)) - CLOCK_MARGIN
+        only_this_pipeline = RunQueryFilter(operand="PipelineName", operator="Equals",
+                                            values_property=[self.target.name])
+        found, token = [], None
+        for _page in range(MAX_RUN_PAGES):
+            answer = self.client.pipeline_runs.query_by_factory(*self._where, RunFilterParameters(
+                last_updated_after=since,
+                last_updated_before=datetime.now(UTC) + timedelta(days=1),
+                filters=[only_this_pipeline],
+                continuation_token=token,
+            ))
+            found += [run for run in answer.value or [] if _may_be_ours(run, self.target.name, since)]
+            token = answer.continuation_token
+            if not token:
+                break
+        found.sort(key=lambda run: run.run_start or since)
+        return [StartedRun(run.run_id, _when(run.run_start)) for run in found]
+
+    def retry_delay(self, error: BaseException) -> float:
+        return retry_after_seconds(error)
 
     def observe(self, run_id: str) -> Observation:
         from azure.core.exceptions import ResourceNotFoundError
@@ -149,6 +193,35 @@ class PipelineRun:
 
 class NotVisibleYet(Exception):
     """pipelineruns/get answered 404 for a run created moments ago."""
+
+
+def _may_be_ours(run: Any, pipeline: str, since: datetime) -> bool:
+    # A trigger's run (ScheduleTrigger, BlobEventsTrigger, …) is not; createRun's and ADF Studio's are "Manual".
+    invoked_by = getattr(run.invoked_by, "invoked_by_type", None)
+    if run.pipeline_name not in (None, pipeline) or invoked_by not in (None, "Manual") or not run.run_id:
+        return False
+    # No start time yet (a run just queued, on some API versions): counted, as it may be ours.
+    return run.run_start is None or run.run_start >= since
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else "a moment ago (no start time yet)"
+
+
+def retry_after_seconds(error: BaseException) -> float:
+    """Seconds a 429/503 answer's Retry-After asks for (a number or an HTTP date), 0 when it says none."""
+    response = getattr(error, "response", None)
+    value = (getattr(response, "headers", None) or {}).get("Retry-After") if response is not None else None
+    if not value:
+        return 0.0
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds()
+        except (TypeError, ValueError, IndexError):
+            return 0.0
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER) if seconds == seconds else 0.0
 
 
 def describe_azure_error(error: BaseException) -> tuple[bool, str]:

@@ -1,267 +1,141 @@
-"""`python -m ops pr-comment --section <name> --file <markdown>`: one pull-request comment, kept up to date.
+"""`python -m ops pr-comment`: one pull-request comment, kept up to date, naming the commit of every section.
+
+    python -m ops pr-comment --section offline-plan --file plan.md [--section preview-dev --file dev.md ...]
+                             [--run-status TEXT] [--status active|closed]
 
 The Azure DevOps pull-request build posts what a change does (the offline plan of every stage, then
-`pulumi preview` of each stage) as ONE comment on the pull request. The comment is found again by a
-hidden marker, so a new push updates it instead of adding another; each step owns a named section of it
-and replaces only that section.
+`pulumi preview` of each stage) as ONE comment on the pull request. Each call replaces the named sections
+(created on the first call) and may set the status line of the comment's header. Every section says which
+commit and build made it; a section made from an older commit than the header's is marked out of date, so
+a push whose tests fail never leaves the previous plan looking current (call with only --run-status when a
+build starts). Long sections are cut in the middle, well-formed; the build's summary and artifacts hold
+them whole (azure-pipelines.yml publishes every file it posts).
 
-It runs inside a pull-request build and reads what Azure Pipelines provides: `SYSTEM_ACCESSTOKEN` (map it
-into the step's env: `env: {SYSTEM_ACCESSTOKEN: $(System.AccessToken)}`), `SYSTEM_COLLECTIONURI`,
-`SYSTEM_TEAMPROJECTID`, `BUILD_REPOSITORY_ID` and `SYSTEM_PULLREQUEST_PULLREQUESTID`. The build service
-identity needs "Contribute to pull requests" on the repository.
+It runs in an Azure Repos pull-request build and reads what Azure Pipelines provides: `SYSTEM_ACCESSTOKEN`
+(map it into the step: `env: {SYSTEM_ACCESSTOKEN: $(System.AccessToken)}`), `SYSTEM_COLLECTIONURI`,
+`SYSTEM_TEAMPROJECTID`, `BUILD_REPOSITORY_ID`, `SYSTEM_PULLREQUEST_PULLREQUESTID`, the commit
+(`SYSTEM_PULLREQUEST_SOURCECOMMITID`, else `BUILD_SOURCEVERSION`) and, to link the build, `BUILD_BUILDID`,
+`SYSTEM_TEAMPROJECT` and `SYSTEM_DEFINITIONID`. The build service identity needs "Contribute to pull
+requests" on the repository.
 
 Exit status: 0 when the comment is posted or updated, 1 when Azure DevOps refuses or fails, 2 for a usage
-problem (not a pull-request build, a missing file, a bad section name).
+problem (not a pull-request build, an unreadable file, a bad section name), one line per problem, all
+reported together, nothing posted.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-import re
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote
 
-MARKER = "<!-- databricks-platform:pr-comment -->"
-API_VERSION = "7.1"
-# Azure DevOps refuses comments much over 150,000 characters; stay well below.
-MAX_COMMENT_CHARS = 120_000
-_SECTION_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
-_THREAD_STATUS = {"active": 1, "closed": 4}
-# GET and PATCH are safe to repeat; a POST is not retried (it could post the comment twice).
-_RETRIED_METHODS = frozenset({"GET", "PATCH"})
-_TIMEOUT = (10, 30)
+from core.safe_load import read_text, shown
+from ops.comment_body import MAX_SECTIONS, SECTION_NAME, parse, render, update
+from ops.devops_threads import THREAD_STATUS, AzureDevOpsError, PullRequest, ThreadsClient
+from ops.devops_threads import UsageError as EnvironmentProblem
+from ops.usage import FAILED, SUCCESS, USAGE, Parser, UsageError
 
-ENVIRONMENT = {
-    "token": "SYSTEM_ACCESSTOKEN",
-    "collection": "SYSTEM_COLLECTIONURI",
-    "project": "SYSTEM_TEAMPROJECTID",
-    "repository": "BUILD_REPOSITORY_ID",
-    "pull_request": "SYSTEM_PULLREQUEST_PULLREQUESTID",
-}
+PROG = "python -m ops pr-comment"
+MAX_FILE_BYTES = 16 * 1024 * 1024
+"""A preview of a large stack is a few MB; a file far beyond that is a mistake, and is not read."""
+MAX_STATUS_CHARS = 300
 
 
-class UsageError(Exception):
-    """A problem with how the command was called; exit status 2."""
+def parser() -> Parser:
+    p = Parser(
+        prog=PROG,
+        description="Put Markdown files into named sections of this pull request's one comment (created on the "
+        "first call, updated afterwards), each marked with the commit it was made from. Runs in an Azure Repos "
+        "pull-request build. Exit status: 0 posted, 1 Azure DevOps refused or failed, 2 usage problem.",
+    )
+    p.add_argument("--section", action="append", default=[], metavar="NAME",
+                   help="section name, e.g. offline-plan or preview-test; repeat with one --file each")
+    p.add_argument("--file", action="append", default=[], type=Path, metavar="FILE",
+                   help="Markdown to put into the section named by the --section at the same position")
+    p.add_argument("--run-status", metavar="TEXT",
+                   help="one line for the comment's header, e.g. 'tests failed'; alone, it marks every section "
+                   "made from an older commit out of date")
+    p.add_argument("--status", choices=sorted(THREAD_STATUS), default="active",
+                   help="status of a new thread (closed keeps it from blocking 'all comments resolved')")
+    return p
 
 
-class AzureDevOpsError(Exception):
-    """Azure DevOps refused or failed a call; exit status 1. The text never holds the access token."""
+def _sections(names: list[str], files: list[Path]) -> tuple[list[tuple[str, str]], list[str]]:
+    """(name, Markdown) of each --section/--file pair, and every problem found on the way."""
+    problems: list[str] = []
+    if len(names) != len(files):
+        problems.append(f"give one --file per --section (got {len(names)} --section and {len(files)} --file)")
+    if len(names) > MAX_SECTIONS:
+        problems.append(f"at most {MAX_SECTIONS} sections fit one comment (got {len(names)})")
+    seen: set[str] = set()
+    for name in names:
+        if not SECTION_NAME.fullmatch(name):
+            problems.append(f"--section {shown(name, 64)}: lowercase letters, digits and dashes, starting with a "
+                            "letter or digit, at most 63")
+        elif name in seen:
+            problems.append(f"--section {name}: given twice")
+        seen.add(name)
+    texts = []
+    for path in files:
+        found: list[str] = []
+        text = read_text(path, source=f"--file {shown(str(path), 120)}", root=None, problems=found,
+                         max_bytes=MAX_FILE_BYTES)
+        problems += found
+        texts.append(text)
+    if problems:
+        return [], problems
+    return [(name, text or "") for name, text in zip(names, texts, strict=True)], problems
 
 
-@dataclass(frozen=True)
-class PullRequest:
-    """Where the comment goes, from the pull-request build's environment."""
-
-    collection: str
-    """Organisation URL, e.g. https://dev.azure.com/contoso/ (SYSTEM_COLLECTIONURI)."""
-    project: str
-    repository: str
-    pull_request: str
-    token: str
-
-    def __repr__(self) -> str:
-        return f"PullRequest({self.collection}{self.project}, repository {self.repository}, #{self.pull_request})"
-
-    @property
-    def threads_url(self) -> str:
-        base = self.collection.rstrip("/")
-        return (
-            f"{base}/{quote(self.project)}/_apis/git/repositories/{quote(self.repository)}"
-            f"/pullRequests/{quote(self.pull_request)}/threads"
-        )
-
-    @classmethod
-    def from_environment(cls, environ: Mapping[str, str]) -> PullRequest:
-        missing = [name for name in ENVIRONMENT.values() if not environ.get(name)]
-        if missing:
-            raise UsageError(
-                f"not an Azure DevOps pull-request build: {', '.join(missing)} not set (map SYSTEM_ACCESSTOKEN "
-                "into the step with `env: {SYSTEM_ACCESSTOKEN: $(System.AccessToken)}`)"
-            )
-        values = {key: environ[name] for key, name in ENVIRONMENT.items()}
-        if not values["collection"].startswith("https://"):
-            raise UsageError(f"SYSTEM_COLLECTIONURI must be an https URL, got {values['collection'][:80]!r}")
-        if not values["pull_request"].isdigit():
-            raise UsageError(f"SYSTEM_PULLREQUEST_PULLREQUESTID must be a number, got {values['pull_request'][:40]!r}")
-        return cls(**values)
-
-
-# -- the comment's text: pure functions -------------------------------------------------------------
-
-
-def _bounds(name: str) -> tuple[str, str]:
-    return f"<!-- section:{name} -->", f"<!-- /section:{name} -->"
-
-
-def sections(body: str) -> dict[str, str]:
-    """The named sections of a comment this command wrote, in order."""
-    found: dict[str, str] = {}
-    for match in re.finditer(r"<!-- section:([a-z0-9-]+) -->\n(.*?)\n<!-- /section:\1 -->", body, re.DOTALL):
-        found[match.group(1)] = match.group(2)
-    return found
-
-
-def render(named: Mapping[str, str]) -> str:
-    """The comment: the marker, then each section between its bounds, within Azure DevOps' size limit."""
-    budget = MAX_COMMENT_CHARS - len(MARKER) - 200 * (len(named) + 1)
-    share = budget // max(len(named), 1)
-    parts = [MARKER]
-    for name, text in named.items():
-        if len(text) > share:
-            text = (
-                text[: share - 200].rstrip()
-                + f"\n\n_… cut here: this section had {len(text):,} characters, more than one comment holds. "
-                "The build's summary has it whole._"
-            )
-        start, end = _bounds(name)
-        parts.append(f"{start}\n{text}\n{end}")
-    return "\n".join(parts) + "\n"
-
-
-def merge_section(body: str | None, name: str, text: str) -> str:
-    """``body`` (a comment this command wrote, or None) with section ``name`` replaced or appended."""
-    named = sections(body or "")
-    named[name] = text.rstrip("\n")
-    return render(named)
-
-
-# -- Azure DevOps ---------------------------------------------------------------------------------
-
-
-class ThreadsClient:
-    """The pull request's comment threads, through the Azure DevOps REST API (requests, bounded retries)."""
-
-    def __init__(self, pull_request: PullRequest):
-        import requests
-        from requests.adapters import HTTPAdapter
-        from urllib3.util.retry import Retry
-
-        self._pr = pull_request
-        self._session = requests.Session()
-        self._session.headers["Authorization"] = f"Bearer {pull_request.token}"
-        # Throttling (429 with Retry-After) and passing server errors are retried a few times, briefly.
-        retry = Retry(
-            total=4, backoff_factor=1.0, backoff_max=20, status_forcelist=(429, 500, 502, 503, 504),
-            allowed_methods=_RETRIED_METHODS, respect_retry_after_header=True, raise_on_status=False,
-        )
-        self._session.mount("https://", HTTPAdapter(max_retries=retry))
-
-    def close(self) -> None:
-        self._session.close()
-
-    def _call(self, method: str, url: str, body: dict[str, Any] | None = None) -> Any:
-        import requests
-
-        try:
-            response = self._session.request(
-                method, url, params={"api-version": API_VERSION}, json=body, timeout=_TIMEOUT,
-                allow_redirects=False,
-            )
-        except requests.RequestException as error:
-            reason = type(error).__name__
-            raise AzureDevOpsError(f"{method} {url.split('?')[0]} failed: {reason}") from None
-        if response.status_code in (401, 403) or response.is_redirect:
-            # Azure DevOps redirects an unauthenticated call to a sign-in page.
-            raise AzureDevOpsError(
-                f"Azure DevOps refused {method} on pull request {self._pr.pull_request} (HTTP {response.status_code}): "
-                "map SYSTEM_ACCESSTOKEN into the step, and grant the project's Build Service identity "
-                "'Contribute to pull requests' on the repository"
-            )
-        if not response.ok:
-            message = ""
-            try:
-                message = str(response.json().get("message", ""))
-            except ValueError:
-                message = response.text
-            message = " ".join(message.split())[:300].replace(self._pr.token, "[redacted]")
-            raise AzureDevOpsError(f"{method} {url} failed: HTTP {response.status_code} {message}".rstrip())
-        try:
-            return response.json()
-        except ValueError:
-            raise AzureDevOpsError(f"{method} {url} answered HTTP {response.status_code} without JSON") from None
-
-    def find_comment(self) -> tuple[int, int, str] | None:
-        """(thread id, comment id, text) of the comment this command wrote earlier, if any."""
-        payload = self._call("GET", self._pr.threads_url)
-        threads = payload.get("value") if isinstance(payload, dict) else None
-        if not isinstance(threads, list):
-            raise AzureDevOpsError(f"GET {self._pr.threads_url} answered without a list of threads")
-        for thread in threads:
-            if not isinstance(thread, dict) or thread.get("isDeleted") or not isinstance(thread.get("id"), int):
-                continue
-            comments = thread.get("comments")
-            for comment in comments if isinstance(comments, list) else ():
-                if not isinstance(comment, dict) or comment.get("isDeleted") or not isinstance(comment.get("id"), int):
-                    continue
-                content = comment.get("content")
-                if isinstance(content, str) and content.startswith(MARKER):
-                    return thread["id"], comment["id"], content
-        return None
-
-    def create(self, content: str, status: str) -> None:
-        self._call(
-            "POST",
-            self._pr.threads_url,
-            {
-                "comments": [{"parentCommentId": 0, "content": content, "commentType": 1}],
-                "status": _THREAD_STATUS[status],
-            },
-        )
-
-    def update(self, thread_id: int, comment_id: int, content: str) -> None:
-        self._call("PATCH", f"{self._pr.threads_url}/{thread_id}/comments/{comment_id}", {"content": content})
-
-
-def post_section(pull_request: PullRequest, name: str, text: str, *, status: str = "active") -> str:
-    """Put section ``name`` into the pull request's comment; returns "created" or "updated"."""
+def post(pull_request: PullRequest, sections: list[tuple[str, str]], run_status: str | None,
+         status: str = "active") -> str:
+    """Write ``sections`` and ``run_status`` into the pull request's comment; "created" or "updated"."""
     client = ThreadsClient(pull_request)
     try:
         existing = client.find_comment()
+        body = existing[2] if existing else None
+        comment = update(parse(body, build_url=pull_request.build_url_template), pull_request.build, sections,
+                         run_status)
+        text = render(comment)
         if existing is None:
-            client.create(merge_section(None, name, text), status)
+            client.create(text, status)
             return "created"
-        thread_id, comment_id, body = existing
-        client.update(thread_id, comment_id, merge_section(body, name, text))
+        client.update(existing[0], existing[1], text)
         return "updated"
     finally:
         client.close()
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m ops pr-comment",
-        description="Put a Markdown file into a named section of this pull request's one comment "
-        "(created on the first call, updated afterwards). Runs in an Azure DevOps pull-request build.",
-    )
-    parser.add_argument("--section", required=True, help="section name, e.g. offline-plan or preview-test")
-    parser.add_argument("--file", required=True, type=Path, help="Markdown to put into the section")
-    parser.add_argument("--status", choices=sorted(_THREAD_STATUS), default="active",
-                        help="status of a new thread (closed keeps it from blocking 'all comments resolved')")
-    return parser
-
-
 def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    environ = os.environ if environ is None else environ
     try:
-        if not _SECTION_NAME.fullmatch(args.section):
-            raise UsageError(f"--section must be lowercase letters, digits and dashes, got {args.section[:64]!r}")
+        args = parser().parse_args(argv)
+        sections, problems = _sections(args.section, args.file)
+        status = args.run_status
+        if status is not None and (not status.strip() or not status.isprintable() or len(status) > MAX_STATUS_CHARS):
+            problems.append(f"--run-status {shown(status, 64)}: one line of printable text, at most "
+                            f"{MAX_STATUS_CHARS} characters")
+        if not args.section and not args.file and status is None:
+            problems.append("nothing to post: give --section NAME --file FILE (repeatable) and/or --run-status TEXT")
         try:
-            text = args.file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            reason = getattr(error, "strerror", None) or error
-            raise UsageError(f"--file {args.file}: cannot read it: {reason}") from None
-        pull_request = PullRequest.from_environment(os.environ if environ is None else environ)
-        outcome = post_section(pull_request, args.section, text, status=args.status)
+            pull_request = PullRequest.from_environment(environ)
+        except EnvironmentProblem as error:
+            problems.append(str(error))
+        if problems:
+            raise UsageError("\n".join(problems))
+        outcome = post(pull_request, sections, status and status.strip(), args.status)
     except UsageError as error:
-        print(f"pr-comment: {error}", file=sys.stderr)
-        return 2
+        for line in str(error).splitlines():
+            print(f"{PROG}: error: {line}", file=sys.stderr)
+        return USAGE
+    except SystemExit as done:  # --help
+        return done.code if isinstance(done.code, int) else USAGE
     except AzureDevOpsError as error:
-        print(f"pr-comment: {error}", file=sys.stderr)
-        return 1
-    print(f"pr-comment: {outcome} section {args.section} of the comment on pull request {pull_request.pull_request}")
-    return 0
+        print(f"{PROG}: {error}", file=sys.stderr)
+        return FAILED
+    names = ", ".join(name for name, _ in sections) or "the status line"
+    print(f"pr-comment: {outcome} {names} of the comment on pull request {pull_request.pull_request} "
+          f"(commit {pull_request.build.short})")
+    return SUCCESS
+

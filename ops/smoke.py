@@ -12,6 +12,7 @@ result (with the failing task's or activity's own error), 2 on a usage or output
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import sys
@@ -21,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from clients.identity import CREDENTIAL_KINDS, CredentialError, DeployerCredential, deployer_credential
-from ops.outputs import JobTarget, PipelineTarget, job_target, load_outputs, pipeline_target
-from ops.usage import FAILED, USAGE, Parser, UsageError, positive_seconds
+from core.safe_load import shown
+from ops.outputs import JobTarget, PipelineTarget, job_target, pipeline_target, read_outputs
+from ops.usage import FAILED, USAGE, Parser, UsageError, one_line_problem, positive_seconds
 from ops.watch import GRACE_SECONDS, Reporter, Watch, WatchOptions, one_line
 
 PROG = "python -m ops smoke"
@@ -38,6 +40,8 @@ ARM_ENDPOINT_VARIABLE = "AZURE_RESOURCE_MANAGER_ENDPOINT"
 READ_TIMEOUT = 30
 """Seconds one HTTP request may wait for an answer before the SDK's own retry takes over."""
 CONNECT_TIMEOUT = 10
+MAX_USAGE_LINE = 4000
+"""The usage error line is cut here, whatever the number of problems (each is cut at 1,000 characters)."""
 
 
 def parser() -> Parser:
@@ -74,7 +78,7 @@ def credential_from(args: Any, authority_host: str | None, environ: Mapping[str,
     """The deploying identity's azure-identity credential; UsageError for anything missing or wrong."""
     kind = args.credential or environ.get(CREDENTIAL_VARIABLE) or "environment"
     if kind not in CREDENTIAL_KINDS:
-        raise UsageError(f"{CREDENTIAL_VARIABLE}={kind!r} is not a credential kind; expected one of "
+        raise UsageError(f"{CREDENTIAL_VARIABLE}={shown(kind)} is not a credential kind; expected one of "
                          f"{', '.join(CREDENTIAL_KINDS)}")
     tenant_id = args.tenant_id or environ.get("AZURE_TENANT_ID") or ""
     client_id = args.client_id or environ.get("AZURE_CLIENT_ID") or None
@@ -93,7 +97,7 @@ def credential_from(args: Any, authority_host: str | None, environ: Mapping[str,
             read_timeout=READ_TIMEOUT,
         )
     except CredentialError as error:
-        raise UsageError(str(error)) from None
+        raise UsageError(one_line_problem(str(error))) from None
 
 
 def job_runner(target: JobTarget, credential: DeployerCredential, timeout: float):
@@ -143,21 +147,56 @@ def _quiet_sdk_loggers() -> None:
             logger.addHandler(logging.NullHandler())
 
 
+def _what_to_run(argv: list[str]) -> argparse.Namespace:
+    """--outputs, --job and --pipeline as written, read leniently once the command line was refused, so that
+    the outputs file and the name are still checked and every problem is reported at once."""
+    lenient = Parser(prog=PROG, add_help=False, allow_abbrev=False)
+    for option, kind in (("--outputs", Path), ("--job", str), ("--pipeline", str)):
+        lenient.add_argument(option, type=kind)
+    try:
+        return lenient.parse_known_args(argv)[0]
+    except UsageError:  # an option without its value: nothing more to check
+        return argparse.Namespace(outputs=None, job=None, pipeline=None)
+
+
+def prepare(argv: list[str], environ: Mapping[str, str]) -> tuple[Any, JobTarget | PipelineTarget, DeployerCredential]:
+    """(arguments, what to run, credential); one UsageError listing every problem of the command line, the
+    outputs file and the credential set-up that can be found before anything starts."""
+    problems: list[str] = []
+    try:
+        args = parser().parse_args(argv)
+        wanted = args
+    except UsageError as error:
+        args, wanted = None, _what_to_run(argv)
+        problems.append(str(error))
+    target: JobTarget | PipelineTarget | None = None
+    if wanted.outputs is not None:
+        outputs = read_outputs(wanted.outputs, problems)
+        if outputs is not None:
+            if wanted.job is not None:
+                target = job_target(wanted.outputs, outputs, wanted.job, problems)
+            if wanted.pipeline is not None:
+                target = pipeline_target(wanted.outputs, outputs, wanted.pipeline, problems) or target
+    # The stack's own cloud first; AZURE_AUTHORITY_HOST for stacks that do not say.
+    authority = (target.authority_host if target else None) or environ.get("AZURE_AUTHORITY_HOST") or None
+    credential = None
+    if args is not None:
+        try:
+            credential = credential_from(args, authority, environ)
+        except UsageError as error:
+            problems.append(str(error))
+    if problems:
+        raise UsageError("; ".join(problems))
+    assert target is not None and credential is not None
+    return args, replace(target, authority_host=authority), credential
+
+
 def main(argv: list[str], environ: Mapping[str, str] | None = None) -> int:
     environ = os.environ if environ is None else environ
     _quiet_sdk_loggers()
     reporter = Reporter()
     try:
-        args = parser().parse_args(argv)
-        outputs = load_outputs(args.outputs)
-        if args.job is not None:
-            target: JobTarget | PipelineTarget = job_target(args.outputs, outputs, args.job)
-        else:
-            target = pipeline_target(args.outputs, outputs, args.pipeline)
-        # The stack's own cloud first; AZURE_AUTHORITY_HOST for stacks that do not say.
-        authority = target.authority_host or environ.get("AZURE_AUTHORITY_HOST") or None
-        target = replace(target, authority_host=authority)
-        credential = credential_from(args, authority, environ)
+        args, target, credential = prepare(argv, environ)
         reporter = Reporter(secrets=credential.secrets)
         if isinstance(target, JobTarget):
             runner = job_runner(target, credential, args.timeout)
@@ -172,7 +211,7 @@ def main(argv: list[str], environ: Mapping[str, str] | None = None) -> int:
         )
         return Watch(runner, options, reporter).run()
     except UsageError as error:
-        print(reporter.redact(f"{PROG}: error: {error}"), file=sys.stderr)
+        print(reporter.redact(f"{PROG}: error: {one_line_problem(str(error), MAX_USAGE_LINE)}"), file=sys.stderr)
         return USAGE
     except SystemExit as done:  # --help
         return done.code if isinstance(done.code, int) else USAGE

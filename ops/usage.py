@@ -16,6 +16,10 @@ TIMED_OUT = 3
 """The command's own --timeout passed before the run ended."""
 
 
+MAX_PROBLEM_CHARACTERS = 1000
+"""One problem in a usage line is cut here: argparse echoes arguments whole, and one may be 128 KB."""
+
+
 class UsageError(Exception):
     """A problem with the command line, the environment or the outputs file; the text is one line."""
 
@@ -24,7 +28,16 @@ class Parser(argparse.ArgumentParser):
     """argparse that reports a usage problem as one line (`<prog>: error: …`) instead of usage + error."""
 
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message} (see {self.prog} --help)")
+        raise UsageError(one_line_problem(f"{message} (see {self.prog} --help)"))
+
+
+def one_line_problem(text: str, limit: int = MAX_PROBLEM_CHARACTERS) -> str:
+    """``text`` as one printable line: control characters (a newline, an escape sequence) written escaped, as
+    repr writes them, and cut at ``limit`` characters, saying how long it was."""
+    head = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[: limit + 1])
+    if len(head) <= limit and len(text) <= limit:
+        return head
+    return f"{head[:limit]}… ({len(text):,} characters in all)"
 
 
 def positive_seconds(maximum: float) -> Callable[[str], float]:

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol, TextIO
+from typing import NoReturn, Protocol, TextIO
 
 from ops.deadline import CallTimedOut, Deadline, call_within
 from ops.usage import FAILED, SUCCESS, TIMED_OUT
@@ -23,6 +23,9 @@ from ops.usage import FAILED, SUCCESS, TIMED_OUT
 GRACE_SECONDS = 15.0
 """How long after --timeout (or after a failed result) the command may spend cancelling or fetching errors;
 never longer than the timeout itself."""
+LOOKUPS_AFTER_A_FAILED_START = 3
+"""Readings of the run list, one poll interval apart, before a start that failed counts as having started
+nothing: a run just created may take moments to appear in the list."""
 
 
 class Outcome(enum.Enum):
@@ -51,6 +54,16 @@ class Observation:
     """The run's page, when the state says it."""
 
 
+@dataclass(frozen=True)
+class StartedRun:
+    """A run that a failed start() may have started."""
+
+    run_id: str
+    """Its id."""
+    started: str
+    """When it started, in words for messages."""
+
+
 class RunTarget(Protocol):
     """Something that can be run once and watched: a job, a pipeline."""
 
@@ -59,9 +72,19 @@ class RunTarget(Protocol):
     part_name: str
     """What its parts are called: "task", "activity"."""
     idempotent_start: bool
-    """True when start() may be retried after an error without starting a second run."""
+    """True when start() may be retried after an error without starting a second run. When False, the watcher
+    asks find_started() after each failed attempt and tries again only when it finds no run."""
 
     def start(self) -> str: ...
+
+    def find_started(self) -> list[StartedRun]:
+        """Runs started since the first start() attempt that may be its own, oldest first (asked only when
+        idempotent_start is False)."""
+        ...
+
+    def retry_delay(self, error: BaseException) -> float:
+        """Seconds the server asked to wait before another attempt (Retry-After), 0 when it did not say."""
+        ...
 
     def observe(self, run_id: str) -> Observation: ...
 
@@ -167,22 +190,97 @@ class Watch:
     # -- starting -------------------------------------------------------------------------------
     def _start(self) -> str:
         what, last_error = self.target.what, "no answer"
+        may_have_started = False  # an attempt failed in a way that may have started a run anyway
         while True:
             try:
-                return call_within(self.deadline.remaining(), self.target.start)
+                run_id = call_within(self.deadline.remaining(), self.target.start)
             except CallTimedOut:
-                self.report.error([
-                    f"timed out after {self.options.timeout:g}s starting {what} (last error: {last_error}); "
-                    "a run may have started anyway: look for it before starting another"
-                ])
-                raise _Stop(TIMED_OUT) from None
+                self._timed_out_starting(last_error)
             except Exception as error:  # noqa: BLE001 - classified by the target, reported in one line
                 transient, last_error = self.target.describe_error(error)
-                if not (transient and self.target.idempotent_start):
+                if not transient:
                     self.report.error([f"could not start {what}: {last_error}"])
                     raise _Stop(FAILED) from None
+                if not self.target.idempotent_start:
+                    may_have_started = True
+                    found = self._run_started_anyway(last_error)
+                    if found is not None:
+                        return found
                 self.report.event(f"warning: starting {what}: {last_error}; trying again")
+                self.deadline.sleep(max(self.options.poll_interval, self.target.retry_delay(error)))
+                if self.deadline.expired():
+                    self._timed_out_starting(last_error)
+            else:
+                if may_have_started:
+                    self._warn_of_earlier_runs(run_id, last_error)
+                return run_id
+
+    def _run_started_anyway(self, last_error: str) -> str | None:
+        """After a failed start that may have started a run: that run's id to follow, None when the run list
+        shows none in LOOKUPS_AFTER_A_FAILED_START readings (so another attempt is safe), else _Stop: when it
+        cannot be listed, or when several runs may be this command's."""
+        what, readings, tries, lookup_error = self.target.what, 0, 0, ""
+        while readings < LOOKUPS_AFTER_A_FAILED_START and tries < 2 * LOOKUPS_AFTER_A_FAILED_START:
+            if tries:
                 self.deadline.sleep(self.options.poll_interval)
+            tries += 1
+            try:
+                runs = call_within(self.deadline.remaining(), self.target.find_started)
+            except CallTimedOut:
+                self._timed_out_starting(last_error)
+            except Exception as error:  # noqa: BLE001 - classified by the target
+                transient, lookup_error = self.target.describe_error(error)
+                if not transient:
+                    break
+                continue
+            readings += 1
+            if len(runs) == 1:
+                [run] = runs
+                self.report.event(f"warning: starting {what}: {last_error}; but run {run.run_id} of it started at "
+                                  f"{run.started}, after this command began: following it, not starting another")
+                return run.run_id
+            if runs:
+                self.report.error([
+                    f"could not start {what} for sure: {last_error}; {len(runs)} runs of it started since this "
+                    "command began and nothing tells which one is this command's (createRun has no idempotency "
+                    "key), so it follows none and starts no other:",
+                    *[f"  run {run.run_id} started at {run.started}: {self.target.fallback_url(run.run_id)}"
+                      for run in runs],
+                ])
+                raise _Stop(FAILED)
+        if readings == LOOKUPS_AFTER_A_FAILED_START:
+            return None
+        # Without the run list, another attempt could start a second run.
+        self.report.error([f"could not start {what}: {last_error}; it may have started a run anyway, and the "
+                           f"pipeline's runs could not be listed to see ({lookup_error}); not starting another"])
+        raise _Stop(FAILED)
+
+    def _warn_of_earlier_runs(self, run_id: str, last_error: str) -> None:
+        """A start succeeded after a failed one: say if the failed one started a run after all (seen late)."""
+        try:
+            runs = call_within(min(self.grace, self.deadline.remaining()), self.target.find_started)
+        except Exception:  # noqa: BLE001 - only a warning; the run we follow is known
+            return
+        for run in runs:
+            if run.run_id != run_id:
+                self.report.event(f"warning: run {run.run_id} (started at {run.started}) may have been started by "
+                                  f"the attempt that failed ({last_error}); this command follows run {run_id} "
+                                  f"only: {self.target.fallback_url(run.run_id)}")
+
+    def _timed_out_starting(self, last_error: str) -> NoReturn:
+        what = self.target.what
+        lines = [f"timed out after {self.options.timeout:g}s starting {what} (last error: {last_error}); "
+                 "a run may have started anyway: look for it before starting another"]
+        if not self.target.idempotent_start:
+            # Any attempt, even one still unanswered, may have started a run: name those the list shows.
+            try:
+                runs = call_within(self.grace, self.target.find_started)
+            except Exception:  # noqa: BLE001 - the advice above stands
+                runs = []
+            lines += [f"  run {run.run_id} started at {run.started}: {self.target.fallback_url(run.run_id)}"
+                      for run in runs]
+        self.report.error(lines)
+        raise _Stop(TIMED_OUT)
 
     # -- following ------------------------------------------------------------------------------
     def _follow(self, run_id: str) -> int:

@@ -23,6 +23,16 @@ WORKSPACE_CONF = "databricks:index/workspaceConf:WorkspaceConf"
 DATABRICKS_TAG_INPUTS = {INSTANCE_POOL: "customTags", CLUSTER: "customTags", JOB: "tags"}
 
 
+GENERIC_RESOURCE = "azure-native:resources:Resource"
+
+
+def is_data_factory(resource_type: str, inputs: dict) -> bool:
+    """An ADF resource: a typed one, or one published as written through ARM's generic resource."""
+    return resource_type.startswith("azure-native:datafactory:") or (
+        resource_type == GENERIC_RESOURCE and str(inputs.get("resourceProviderNamespace", "")).lower()
+        == "microsoft.datafactory")
+
+
 def azure_takes_tags(resource_type: str, inputs: dict) -> bool:
     """Whether an azure-native resource of this type accepts tags.
 
@@ -32,6 +42,8 @@ def azure_takes_tags(resource_type: str, inputs: dict) -> bool:
     """
     if not resource_type.startswith("azure-native:"):
         return False
+    if resource_type == GENERIC_RESOURCE and inputs.get("parentResourcePath"):
+        return False  # a child resource (an ADF pipeline published as written): ARM keeps tags on its parent
     known = _sdk_takes_tags(resource_type)
     return ("tags" in inputs) if known is None else known
 

@@ -38,6 +38,7 @@ from policy.resource_types import (
     WORKSPACE,
     WORKSPACE_CONF,
     azure_takes_tags,
+    is_data_factory,
 )
 from policy.secret_shapes import find_plaintext_secrets, notebook_findings
 from policy.values import UNKNOWN, get, inputs_of, is_set, path_text, setting, stack_file, stage_of
@@ -197,14 +198,19 @@ def validate_compute_on_pools(args: ResourceValidationArgs, report_violation: Re
                 '"instance_pool_id": {{ pool() | tojson }}, the pool named by the definition\'s pool: or by '
                 f"{_key('jobsDefaultPool', args)}), or run the task on an existing cluster (existing_cluster_id).",
                 None)
-    elif args.resource_type == LINKED_SERVICE:
+    elif args.resource_type == LINKED_SERVICE or (is_data_factory(args.resource_type, inputs)
+                                                  and str(inputs.get("resourceType")).lower() == "linkedservices"):
         properties = inputs.get("properties")
         if not isinstance(properties, dict) or properties.get("type") != "AzureDatabricks":
             return
-        if is_set(properties.get("instancePoolId")) or is_set(properties.get("existingClusterId")):
+        # The typed resource flattens typeProperties; one published as written keeps them nested.
+        settings = properties.get("typeProperties") if args.resource_type != LINKED_SERVICE else properties
+        settings = settings if isinstance(settings, dict) else {}
+        if is_set(settings.get("instancePoolId")) or is_set(settings.get("existingClusterId")):
             return
+        name_key = "linkedServiceName" if args.resource_type == LINKED_SERVICE else "resourceName"
         report_violation(
-            f"Data Factory linked service {_named(inputs, 'linkedServiceName', args)} would start a new job cluster "
+            f"Data Factory linked service {_named(inputs, name_key, args)} would start a new job cluster "
             "for every Databricks activity (4-5 minutes each): give it instancePoolId (e.g. a Key Vault reference "
             "to the pool's secret databricks-pool-<name>) or existingClusterId.", None)
 
@@ -292,7 +298,7 @@ def _secret_fix(args: ResourceValidationArgs, path: tuple) -> str:
     if args.resource_type == JOB:
         return ("keep it in a secret scope and pass a Databricks secret reference, {{secrets/<scope>/<key>}}, "
                 "in the job definition")
-    if args.resource_type.startswith("azure-native:datafactory:"):
+    if is_data_factory(args.resource_type, inputs_of(args)):
         return "keep it in the stage's Key Vault and use an AzureKeyVaultSecret reference through its linked service"
     return "keep it in the stage's Key Vault and read it from there at run time"
 

@@ -22,6 +22,8 @@ PIPELINE = REPO / "azure-pipelines.yml"
 TEMPLATES = REPO / ".azure-pipelines"
 SCHEMA = REPO / "tests" / "schemas" / "azure-pipelines" / "service-schema.json"
 RELEASE_STAGES = ("dev", "test", "prod")
+PULL_REQUEST = "eq(variables['Build.Reason'], 'PullRequest')"
+AZURE_REPOS = "eq(variables['Build.Repository.Provider'], 'TfsGit')"
 # What a pipeline script may run besides this repo's own commands: the shell and the agent's tools.
 SHELL_WORDS = {"set", "for", "do", "done", "echo"}
 
@@ -94,9 +96,10 @@ _OPERATORS = {";", ";;", "&", "&&", "|", "||", "(", ")", "{", "}"}
 def commands(script: str) -> list[list[str]]:
     """Each simple command of a script, as words: pipes, ;, && and || separate commands, quotes are kept."""
     found = []
-    for line in script.splitlines():
-        # `$#` is a variable, not the start of a comment.
-        lexer = shlex.shlex(line.replace("$#", "$ARGC"), posix=True, punctuation_chars=True)
+    for line in script.replace("\\\n", " ").splitlines():  # a trailing backslash continues the line
+        # `$#` is a variable, not the start of a comment; an Azure Pipelines macro `$(Build.Id)` is one word.
+        line = re.sub(r"\$\(([A-Za-z_][\w.]*)\)", r"$\1", line.replace("$#", "$ARGC"))
+        lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
         lexer.whitespace_split = True
         words: list[str] = []
         for token in lexer:
@@ -159,7 +162,8 @@ def test_schema_catches_a_broken_pipeline():
 
 
 def test_stages_run_validation_then_dev_test_prod_in_order():
-    assert list(stages()) == ["validate", *RELEASE_STAGES]
+    assert list(stages()) == ["validate", "preview", *RELEASE_STAGES]
+    assert stages()["preview"]["dependsOn"] == "validate" and PULL_REQUEST in stages()["preview"]["condition"]
     assert stages()["dev"]["dependsOn"] == "validate"
     assert stages()["test"]["dependsOn"] == "dev"
     assert stages()["prod"]["dependsOn"] == "test"
@@ -190,17 +194,126 @@ def test_release_runs_only_for_main_and_never_for_a_pull_request():
     assert pipeline()["trigger"]["branches"]["include"] == ["main"]
 
 
-def test_pull_requests_get_the_offline_plan_of_every_stage_as_one_comment_and_forks_do_not_post():
-    [test_job, preview_job] = jobs_of(stages()["validate"])
-    steps = steps_of(test_job)
+def step_running(job: dict[str, Any], text: str) -> dict[str, Any]:
+    [step] = [step for step in steps_of(job) if text in (script_of(step) or "")]
+    return step
+
+
+def validate_jobs() -> dict[str, dict[str, Any]]:
+    """The pull request's jobs: tests and offline plan (stage validate), previews (stage preview)."""
+    return {job["job"]: job for name in ("validate", "preview") for job in jobs_of(stages()[name])}
+
+
+def test_pull_requests_get_the_offline_plan_of_every_stage_after_the_tests():
+    steps = steps_of(validate_jobs()["test"])
     scripts = [script_of(step) for step in steps if script_of(step)]
-    assert scripts[0] == "make test", "the tests run before anything is planned or posted"
-    post = next(step for step in steps if "pr-comment --section offline-plan" in (script_of(step) or ""))
-    assert "'PullRequest'" in post["condition"] and "System.PullRequest.IsFork" in post["condition"]
-    assert post["env"] == {"SYSTEM_ACCESSTOKEN": "$(System.AccessToken)"}
-    assert preview_job["dependsOn"] == "test" and "System.PullRequest.IsFork" in preview_job["condition"]
-    preview = "\n".join(script_of(step) or "" for step in steps_of(preview_job))
-    assert "for stage in dev test prod" in preview and "pr-comment --section \"preview-$stage\"" in preview
+    assert scripts.index("make test") < next(i for i, s in enumerate(scripts) if "offline-plan-comment.sh" in s)
+    plan = step_running(validate_jobs()["test"], "offline-plan-comment.sh")
+    assert PULL_REQUEST in plan["condition"]
+    assert plan["script"].endswith("$(RELEASE_STAGES)"), "the plan lists the stages in release order"
+
+
+def test_the_offline_plan_is_posted_also_when_it_or_the_tests_failed():
+    """A failed plan is news too, and a push whose tests fail must mark the last plan out of date."""
+    job = validate_jobs()["test"]
+    post = step_running(job, "post-comment.sh validation")
+    assert post["condition"].startswith("and(succeededOrFailed(),"), post["condition"]
+    assert '"$(Agent.JobStatus)"' in post["script"]
+    steps = steps_of(job)
+    assert steps.index(post) > steps.index(step_running(job, "offline-plan-comment.sh"))
+
+
+def test_a_new_build_marks_the_comment_out_of_date_before_its_tests_run():
+    job = validate_jobs()["test"]
+    steps = steps_of(job)
+    start = step_running(job, "post-comment.sh start")
+    assert steps.index(start) < steps.index(step_running(job, "make test"))
+    assert start["continueOnError"] in (True, "true"), "a comment that cannot be written never stops the tests"
+
+
+def test_comment_steps_run_only_where_the_azure_repos_threads_api_exists_and_get_the_token():
+    posting = [step for _, step in all_steps() if "post-comment.sh" in (script_of(step) or "")]
+    assert len(posting) == 3
+    for step in posting:
+        assert AZURE_REPOS in step["condition"], step["displayName"]
+        assert step["env"] == {"SYSTEM_ACCESSTOKEN": "$(System.AccessToken)"}
+    others = [step for _, step in all_steps() if step not in posting]
+    assert not any("System.AccessToken" in json.dumps(step) for step in others), "only the posting steps get it"
+
+
+def test_pull_request_builds_use_only_the_read_only_preview_connection():
+    parameters = {p["name"]: p for p in pipeline()["parameters"]}
+    assert parameters["previewServiceConnection"]["default"] != parameters["serviceConnection"]["default"]
+    for stage in pipeline()["stages"]:
+        expected = "previewServiceConnection" if stage["stage"] in ("validate", "preview") else "serviceConnection"
+        for job in jobs_of(stage):
+            for step in steps_of(job):
+                if str(step.get("task", "")).startswith("AzureCLI@"):
+                    given = step["inputs"]["azureSubscription"]
+                    wanted = "${{ parameters." + expected + " }}"
+                    assert given in (wanted, parameters[expected]["default"]), f"{stage['stage']}: {given}"
+
+
+def test_every_stage_is_previewed_in_release_order_and_posted_whatever_its_status():
+    job = validate_jobs()["preview"]
+    preview = step_running(job, "preview-stages.sh")
+    assert preview["inputs"]["inlineScript"].endswith("$(RELEASE_STAGES)")
+    assert preview["env"]["PREVIEW_REFRESH"] == "${{ parameters.previewRefresh }}"
+    post = step_running(job, "post-comment.sh previews")
+    assert post["condition"].startswith("and(succeededOrFailed(),") and post["script"].endswith("$(RELEASE_STAGES)")
+    assert steps_of(job).index(post) > steps_of(job).index(preview)
+
+
+def test_the_comment_lists_stages_in_release_order():
+    [order] = [v["value"].split() for v in pipeline()["variables"] if v.get("name") == "RELEASE_STAGES"]
+    assert order == list(RELEASE_STAGES) == [name for name in stages() if name not in ("validate", "preview")]
+
+
+def test_previews_refresh_only_when_asked_because_the_preview_identity_cannot_read_everything():
+    [refresh] = [p for p in pipeline()["parameters"] if p["name"] == "previewRefresh"]
+    assert refresh["type"] == "boolean" and refresh["default"] in (False, "false")
+
+
+def test_github_forks_get_no_preview_but_azure_repos_forks_are_built_like_any_pull_request():
+    condition = stages()["preview"]["condition"]
+    assert f"or({AZURE_REPOS}, ne(variables['System.PullRequest.IsFork'], 'True'))" in condition
+
+
+def test_releases_of_one_environment_queue_in_order_behind_its_exclusive_lock():
+    assert pipeline()["lockBehavior"] == "sequential"
+
+
+# A job also spends minutes outside its steps (preparing the agent, the checkout's clean-up).
+JOB_OVERHEAD_MINUTES = 10
+MICROSOFT_HOSTED_MAX_MINUTES = 360
+AZ_LOGIN_SECONDS = 60
+
+
+@pytest.mark.parametrize("where", ["validate/test", "preview/preview", "dev/release", "test/release", "prod/release"])
+def test_every_job_outlasts_the_sum_of_its_steps_timeouts(where):
+    stage, name = where.split("/")
+    [job] = [j for j in jobs_of(stages()[stage]) if (j.get("job") or j.get("deployment")) == name]
+    steps = steps_of(job)
+    untimed = [step.get("displayName") or step for step in steps if "timeoutInMinutes" not in step]
+    assert not untimed, f"{where}: steps without timeoutInMinutes: {untimed}"
+    total = sum(int(step["timeoutInMinutes"]) for step in steps)
+    assert total + JOB_OVERHEAD_MINUTES <= int(job["timeoutInMinutes"]) <= MICROSOFT_HOSTED_MAX_MINUTES, where
+
+
+def test_a_smoke_run_reports_its_own_timeout_before_its_step_is_killed():
+    from ops.watch import GRACE_SECONDS
+
+    smoke = [step for _, step in all_steps() if "ops smoke" in (script_of(step) or "")]
+    assert len(smoke) == 6
+    for step in smoke:
+        seconds = int(re.search(r"--timeout (\d+)", script_of(step)).group(1))
+        assert "--cancel-on-timeout" in script_of(step), "a run the release gave up on must not go on"
+        assert int(step["timeoutInMinutes"]) * 60 >= seconds + GRACE_SECONDS + AZ_LOGIN_SECONDS
+
+
+def test_the_secrets_provider_is_chosen_by_the_stack_files_alone():
+    texts = [PIPELINE.read_text(), *(p.read_text() for p in TEMPLATES.iterdir()), (REPO / "README.md").read_text()]
+    assert not any("PULUMI_SECRETS_PROVIDER" in text for text in texts)
 
 
 def test_every_script_step_runs_only_commands_this_repo_has_with_options_they_accept():
@@ -264,13 +377,6 @@ def test_the_stage_script_refuses_bad_arguments_before_touching_azure(arguments,
     assert result.returncode == 2 and message in result.stderr
 
 
-def test_the_stage_script_needs_the_federated_token_of_the_azure_cli_step():
-    result = subprocess.run([str(TEMPLATES / "pulumi-stage.sh"), "up", "dev", "x"], capture_output=True, text=True,
-                            timeout=30, check=False,
-                            env={"PATH": os.environ["PATH"], "PULUMI_BACKEND_URL": "azblob://state"})
-    assert result.returncode != 0 and "addSpnToEnvironment" in result.stderr
-
-
 @pytest.mark.parametrize("stage", RELEASE_STAGES)
 def test_every_released_stack_signs_in_the_way_the_release_steps_do(stage):
     """The AzureCLI@2 steps log az in; a stack whose program expected a client secret would fail every release."""
@@ -284,3 +390,54 @@ def test_preview_and_up_run_the_guard_rails_with_every_value_known():
     for command in ("pulumi preview", "pulumi up"):
         [line] = [line for line in script.splitlines() if line.strip().startswith(command)]
         assert "--policy-pack policy" in line, line
+
+
+def pins() -> dict[str, str]:
+    from packaging.utils import canonicalize_name
+
+    lines = (REPO / "constraints.txt").read_text().splitlines()
+    return {canonicalize_name(name): version for name, version in
+            (line.split("==") for line in lines if line.strip() and not line.startswith("#"))}
+
+
+def test_constraints_pin_every_requirement_to_a_version_inside_its_range():
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    pinned = pins()
+    for path in ("requirements.txt", "requirements-dev.txt"):
+        for line in (REPO / path).read_text().splitlines():
+            if not line.strip() or line.startswith(("#", "-r")):
+                continue
+            requirement = Requirement(line)
+            name = canonicalize_name(requirement.name)
+            assert name in pinned, f"{path}: {requirement.name} is not pinned in constraints.txt"
+            assert requirement.specifier.contains(pinned[name]), f"{name}=={pinned[name]} is outside {line!r}"
+
+
+def test_the_release_installs_the_sdk_versions_the_tests_ran_against():
+    """Validation and a later release install from the same constraints, and these tests ran on them."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    differing = {}
+    for name, pinned in pins().items():
+        try:
+            installed = version(name)
+        except PackageNotFoundError:
+            continue  # a package of another platform
+        if installed != pinned:
+            differing[name] = (pinned, installed)
+    assert not differing, f"constraints.txt (pinned, installed here): {differing}; run `make constraints`"
+    makefile = (REPO / "Makefile").read_text()
+    installs = [line for line in makefile.splitlines() if "pip install" in line and "requirements" in line]
+    assert installs and all("-c constraints.txt" in line for line in installs if ".venv-constraints" not in line)
+    venv_steps = [step for _, step in all_steps() if script_of(step) == "make venv"]
+    assert len(venv_steps) == 5, "every job that runs the program builds its venv with make (constraints)"
+
+
+def test_only_the_stages_that_talk_to_azure_use_the_variable_group():
+    """Checks on the group (or on the preview connection) never hold back the tests and the offline plan."""
+    assert "group" not in json.dumps(pipeline()["variables"])
+    for name, stage in stages().items():
+        groups = [v["group"] for v in stage.get("variables", []) if "group" in v]
+        assert groups == ([] if name == "validate" else ["databricks-platform"]), name

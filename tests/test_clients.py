@@ -169,3 +169,33 @@ def test_identities_at_hand_are_the_ones_the_environment_offers(environ, kinds):
     found = identities_at_hand("tenant", environ)
     assert [identity.kind for identity in found] == kinds
     assert all(identity.tenant_id == "tenant" for identity in found)
+
+
+def test_any_process_that_builds_a_credential_redacts_azure_identitys_log_lines():
+    # The trigger provider and the ops commands build credentials too: their azure-identity WARNING lines
+    # (which quote what Entra ID answered) must be as clean as the PAT provider's. A fresh process, so that
+    # nothing another test installed counts.
+    import base64
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    header = base64.urlsafe_b64encode(json.dumps({"typ": "JWT", "alg": "RS256"}).encode()).decode().rstrip("=")
+    token = f"{header}.{'a' * 40}.{'b' * 40}"
+    script = (
+        "import logging, sys\n"
+        "from clients.identity import deployer_credential\n"
+        "deployer_credential('environment', tenant_id='t', client_id='c', authority_host='https://127.0.0.1:9',\n"
+        "                    environ={'AZURE_CLIENT_SECRET': 'client-secret-value-0123456789'})\n"
+        "logging.basicConfig(stream=sys.stderr)\n"
+        "logging.getLogger('azure.identity._internal.get_token_mixin').warning(\n"
+        f"    'get_token failed: Content: %s and client-secret-value-0123456789', {token!r})\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=Path(__file__).resolve().parent.parent, capture_output=True,
+        text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "get_token failed" in done.stderr
+    assert token[:20] not in done.stderr and "client-secret-value" not in done.stderr, done.stderr

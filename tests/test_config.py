@@ -207,6 +207,7 @@ def test_a_key_the_provider_does_not_have_is_an_error_with_a_suggestion(key, sug
 def test_provider_and_pulumi_keys_that_exist_are_accepted():
     parse_stage_config({"azure-native:location": "westeurope", "databricks:host": "https://x",
                         "pulumi:disable-default-providers": '["aws"]', "pulumi:template": "https://x",
+                        "pulumi:tags": '{"team": "data"}', "pulumi:autonaming": '{"pattern": "${name}"}',
                         "azure-native:clientSecret": "[secret]"}, stack="test",
                        secret_keys={"azure-native:clientSecret"})
 
@@ -214,6 +215,14 @@ def test_provider_and_pulumi_keys_that_exist_are_accepted():
 def test_a_misspelt_pulumi_setting_is_an_error():
     [problem] = foreign({"pulumi:disable-default-provider": '["aws"]'})
     assert "did you mean 'pulumi:disable-default-providers'?" in problem
+
+
+@pytest.mark.parametrize("key", ["pulumi:foo", "pulumi:Tags", "pulumi:region", "pulumi:"])
+def test_a_pulumi_key_pulumi_does_not_read_is_an_error_listing_the_ones_it_does(key):
+    [problem] = foreign({key: "x"})
+    assert problem.startswith(f"Pulumi.test.yaml: {key}: not a setting Pulumi reads, so nothing would read it")
+    assert problem.endswith("Pulumi's own settings are pulumi:autonaming, pulumi:disable-default-providers, "
+                            "pulumi:tags, pulumi:template")
 
 
 def test_a_key_in_our_namespace_with_the_wrong_case_suggests_the_declared_spelling():

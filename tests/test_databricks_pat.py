@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import re
 import time
@@ -115,12 +116,16 @@ def test_check_takes_numbers_the_way_protobuf_delivers_them(cloud: FakeCloud, pr
         ("rotate_before_days", 90),
         ("rotate_before_days", 2.5),
         ("comment", 7),
+        ("comment", "x" * 2_000_000),
+        ("comment", "pulumi\x00p/s/pat"),
+        ("comment", "pulumi\np/s/pat"),
     ],
 )
 def test_check_refuses_a_bad_input_naming_the_property(cloud: FakeCloud, provider, prop: str, value: Any):
     result = provider.check({}, cloud.inputs(**{prop: value}))
     assert [failure.property for failure in result.failures] == [prop]
     assert result.failures[0].reason
+    assert len(result.failures[0].reason) < 400, "a bad value is named, not echoed whole"
 
 
 @pytest.mark.parametrize("prop", ["workspace_url", "tenant_id", "client_id"])
@@ -182,6 +187,25 @@ def test_read_keeps_a_live_token_and_its_value(cloud: FakeCloud, provider):
     result = provider.read(created.id, created.outs)
     assert result.id == created.id
     assert result.outs == created.outs, "token_value is not listed by Databricks; it is kept from state"
+
+
+@pytest.mark.parametrize("expiry", [True, 1, "2099-01-01"], ids=["true", "one", "date-string"])
+def test_refresh_keeps_a_live_token_whose_listed_expiry_is_unreadable_and_states_expiry(
+    cloud: FakeCloud, provider, expiry: Any
+):
+    # databricks-sdk would read `true` as 1 ms after 1970: an expired token, dropped from state, never revoked.
+    created = provider.create(
+        checked(provider, cloud.inputs(workspace_resource_id=cloud.workspace_resource_id))
+    )
+
+    def odd(reply: dict) -> bytes:
+        return json.dumps({"token_info": {**reply["token_info"], "expiry_time": expiry}}).encode()
+
+    cloud.databricks.inject("tm_get", Fault(body=odd))
+    result = provider.read(created.id, created.outs)
+
+    assert result.id == created.id, "a live token was read as gone"
+    assert result.outs["expiry_time"] == created.outs["expiry_time"], "state keeps the expiry it knows"
 
 
 @pytest.mark.parametrize("gone_how", ["revoked out of band", "deleted", "never existed"])

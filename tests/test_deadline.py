@@ -119,3 +119,43 @@ def test_run_stops_waiting_at_the_deadline_and_passes_results_and_errors_on():
         assert deadline.run(lambda: 42, "a quick call") == 42
         with pytest.raises(ZeroDivisionError):
             deadline.run(lambda: 1 / 0, "a failing call")
+
+
+def test_a_pooled_connection_is_never_reused_unwatched_by_a_later_deadline(server, tls_material):
+    # A client that keeps its connections between operations hangs up at the end of each: the next operation
+    # opens a socket of its own, which its deadline can cut.
+    server.replies.extend([Reply(200, b"first"), Reply(200, b"x" * 200, trickle=0.1)])
+    with requests.Session() as session:
+        with Deadline(5.0) as first:
+            assert session.get(server.base_url, timeout=REQUEST_TIMEOUT, verify=str(tls_material.ca_bundle)).ok
+            first.hang_up()
+        started = time.monotonic()
+        with Deadline(1.0), pytest.raises(requests.RequestException):
+            session.get(server.base_url, timeout=REQUEST_TIMEOUT, verify=str(tls_material.ca_bundle))
+    assert time.monotonic() - started < 1.0 + MARGIN
+
+
+def test_a_request_sent_on_a_thread_the_sdk_started_is_cut_at_the_operations_deadline(server, tls_material):
+    # An SDK's poller thread does not inherit the operation's context; the transport given the deadline
+    # makes that thread's sockets the watchdog's too.
+    from azure.core.rest import HttpRequest
+
+    server.replies.append(Reply(200, b"x" * 200, trickle=0.1))
+    outcome: dict[str, object] = {}
+    with Deadline(1.0) as deadline:
+        transport = DeadlineTransport(max_pause=1.0, deadline=deadline, read_timeout=REQUEST_TIMEOUT)
+
+        def poller() -> None:
+            started = time.monotonic()
+            try:
+                transport.send(HttpRequest("GET", server.base_url), connection_verify=str(tls_material.ca_bundle))
+                outcome["ended"] = "with a reply"
+            except Exception as error:  # noqa: BLE001 - any failure is the cut
+                outcome["ended"] = type(error).__name__
+            outcome["took"] = time.monotonic() - started
+
+        thread = threading.Thread(target=poller)
+        thread.start()
+        thread.join(30)
+    assert outcome.get("ended") != "with a reply"
+    assert outcome["took"] < 1.0 + MARGIN, f"the poller's request ran {outcome['took']:.1f}s past a 1 s deadline"

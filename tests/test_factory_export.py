@@ -79,7 +79,7 @@ def test_an_earlier_export_the_program_no_longer_owns_is_removed_and_authored_fi
 
 @pytest.mark.parametrize(("content", "expected"), [
     (None, "no such file (write it with `pulumi stack output --json"),
-    ("{not json", "not JSON (Expecting property name"),
+    ("{not json", "outputs.json:1:2: invalid JSON: Expecting property name"),
     (json.dumps({"key_vault_uri": "https://kv/"}), "no 'data_factory_linked_services' output"),
     (json.dumps({"data_factory_linked_services": {}}), "must be an object of linked service name -> ADF JSON"),
     (json.dumps({"data_factory_linked_services": {"../../etc/x": VAULT}}), "not a linked service name"),

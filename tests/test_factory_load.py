@@ -36,6 +36,11 @@ def load(root: Path, **keys: Any):
     return load_factory(root, config(**keys), job_names=JOBS, relative_to=root.parent)
 
 
+def published(root: Path, **keys: Any) -> dict[str, Any]:
+    """The folder's objects by ADF name (the program's own linked services included)."""
+    return {obj.name: obj for obj in load(root, **keys).objects}
+
+
 def problems(root: Path, **keys: Any) -> list[str]:
     with pytest.raises(UserError) as caught:
         load(root, **keys)
@@ -86,7 +91,7 @@ def test_references_are_found_wherever_adf_writes_them_and_expressions_are_not_r
     # a Key Vault secret's store, a credential, an integration runtime, a flowlet, a tumbling-window dependency
     assert ("linkedService", "ls_key_vault") in by_name["ls_sql_sales"].references
     assert ("credential", "cred_uami_ingest") in by_name["ls_adls_lake"].references
-    assert ("integrationRuntime", "ir_selfhosted_onprem") in by_name["ls_sqlserver_erp"].references
+    assert ("integrationRuntime", "ir-selfhosted-onprem") in by_name["ls_sqlserver_erp"].references
     assert ("dataflow", "fl_standardise_currency") in by_name["df_clean_orders"].references
     assert ("trigger", "tr_hourly_ingest") in by_name["tr_hourly_transform"].references
     # Execute Pipeline chains and the datasets of activities nested in ForEach / IfCondition
@@ -142,6 +147,56 @@ def test_trigger_states_follow_the_stage_default_and_per_trigger_exceptions(root
     assert started.trigger_states == {"tr_a": "Started", "tr_b": "Stopped"}
     [trigger] = [obj for obj in started.objects if obj.name == "tr_a"]
     assert "runtimeState" not in trigger.arguments["properties"]
+
+
+def test_a_trigger_this_stage_wants_started_must_run_a_pipeline(root):
+    write(root, "trigger/tr_empty.json", {"name": "tr_empty", "properties": {
+        "type": "ScheduleTrigger", "pipelines": [],
+        "typeProperties": {"recurrence": {"frequency": "Day", "interval": 1, "startTime": "2026-01-01T00:00:00Z"}}}})
+    assert load(root).trigger_states == {"tr_empty": "Stopped"}, "a stopped trigger without pipelines is fine"
+    [problem] = problems(root, dataFactoryTriggersStarted="true")
+    assert problem.startswith("factory/trigger/tr_empty.json: the trigger runs no pipeline, so ADF cannot start it")
+    assert "dataFactoryTriggerStates {tr_empty: Stopped}" in problem
+
+
+@pytest.mark.parametrize(("parameter", "expected"), [
+    ({"type": "Int", "value": "7"}, "env.value: a Int parameter needs a whole number, got string '7'"),
+    ({"type": "Bool", "value": 1}, "env.value: a Bool parameter needs true or false, got integer 1"),
+    ({"type": "int", "value": True}, "env.value: a int parameter needs a whole number, got boolean true"),
+    ({"type": "Array", "value": {}}, "env.value: a Array parameter needs a list, got an object"),
+    ({"type": "Text", "value": "x"}, "env.type: must be one of String, Int, Float, Bool, Array, Object, got 'Text'"),
+], ids=["int-as-text", "bool-as-int", "bool-for-int", "object-for-array", "unknown-type"])
+def test_a_global_parameter_whose_value_does_not_fit_its_type_is_named(root, parameter, expected):
+    write(root, "factory/adf-dev.json", {"name": "adf-dev", "properties": {"globalParameters": {"env": parameter}}})
+    [problem] = problems(root)
+    assert problem == f"factory/factory/adf-dev.json: properties.globalParameters.{expected}"
+
+
+@pytest.mark.parametrize(("resource_id", "expected"), [
+    ("/subscriptions/s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uami-a", None),
+    ("/SUBSCRIPTIONS/s/resourcegroups/rg/providers/microsoft.managedidentity/userassignedidentities/UAMI-A", None),
+    ("uami-a", "properties.typeProperties.resourceId: the ARM id of a user-assigned identity"),
+    ("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/st", "got string"),
+], ids=["id", "same-id-other-case", "bare-name", "not-an-identity"])
+def test_credentials_name_the_user_assigned_identities_the_factory_must_carry(root, resource_id, expected):
+    for name in ("cred_a", "cred_b"):
+        write(root, f"credential/{name}.json", {"name": name, "properties": {
+            "type": "ManagedIdentity", "typeProperties": {"resourceId": resource_id if name == "cred_a" else
+                "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uami-a"}}})
+    if expected is None:
+        [identity] = load(root).user_assigned_identities
+        assert identity.lower() == resource_id.lower(), "one identity, however each credential spells it"
+    else:
+        [problem] = problems(root)
+        assert problem.startswith("factory/credential/cred_a.json: ") and expected in problem
+
+
+def test_a_symbolic_link_loop_is_named_not_followed(root):
+    (root / "pipeline").mkdir()
+    (root / "pipeline" / "pl_a.json").symlink_to(root / "pipeline" / "pl_b.json")
+    (root / "pipeline" / "pl_b.json").symlink_to(root / "pipeline" / "pl_a.json")
+    found = problems(root)
+    assert found and all("symbolic link" in problem and "loop" in problem for problem in found), found
 
 
 # -- one test per class of bad input ------------------------------------------------------------------
@@ -216,26 +271,94 @@ def test_unknown_kinds_and_files_are_errors_not_skipped(root, relative, expected
     assert any(p.startswith(expected) for p in found), found
 
 
-def test_kinds_azure_native_cannot_publish_are_refused_naming_file_and_kind(root):
-    write(root, "managedVirtualNetwork/default.json", {"name": "default", "properties": {}})
-    write(root, "managedVirtualNetwork/default/managedPrivateEndpoint/mpe_sql.json",
-          {"name": "mpe_sql", "properties": {"groupId": "sqlServer", "privateLinkResourceId": "/x"}})
-    write(root, "integrationRuntime/ir_shared.json", {"name": "ir_shared", "properties": {
-        "type": "SelfHosted",
-        "typeProperties": {"linkedInfo": {"resourceId": "/other/factory/ir", "authorizationType": "Rbac"}}}})
-    write(root, "integrationRuntime/ir_vnet.json", {"name": "ir_vnet", "properties": {
+def managed_network(root: Path) -> None:
+    """What ADF Studio writes for a factory with a managed virtual network, a private endpoint and runtimes."""
+    write(root, "managedVirtualNetwork/default.json", {
+        "name": "default", "type": "Microsoft.DataFactory/factories/managedvirtualnetworks",
+        "properties": {"preventDataExfiltration": False, "vNetId": "4b6e1c0e-0000-0000-0000-000000000000"}})
+    write(root, "managedVirtualNetwork/default/managedPrivateEndpoint/pe-kv.json", {"name": "pe-kv", "properties": {
+        "privateLinkResourceId": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv",
+        "groupId": "vault", "fqdns": ["kv.vaultcore.azure.net"], "connectionState": {"status": "Approved"}}})
+    write(root, "integrationRuntime/ir-vnet.json", {"name": "ir-vnet", "properties": {
         "type": "Managed", "typeProperties": {"computeProperties": {"location": "AutoResolve"}},
         "managedVirtualNetwork": {"type": "ManagedVirtualNetworkReference", "referenceName": "default"}}})
+
+
+def test_a_managed_virtual_network_is_published_before_its_private_endpoints_and_runtimes(root):
+    managed_network(root)
+    folder = load(root)
+    names = [(obj.kind.folder, obj.name) for obj in folder.objects]
+    network = names.index(("managedVirtualNetwork", "default"))
+    assert network < names.index(("managedPrivateEndpoint", "pe-kv"))
+    assert network < names.index(("integrationRuntime", "ir-vnet"))
+    by_name = {obj.name: obj for obj in folder.objects}
+    # azure-native has no typed resource for the network: it goes as written, without what the service sets.
+    assert by_name["default"].as_written
+    assert by_name["default"].arguments == {"properties": {"preventDataExfiltration": False}}
+    endpoint = by_name["pe-kv"]
+    assert endpoint.parent == "default" and not endpoint.as_written
+    assert "connectionState" not in json.dumps(endpoint.arguments), "the approval state is the target's, not ours"
+    assert ("managedVirtualNetwork", "default") in endpoint.references
+
+
+def test_a_private_endpoint_without_its_network_file_names_the_missing_network(root):
+    managed_network(root)
+    (root / "managedVirtualNetwork" / "default.json").unlink()
     found = problems(root)
-    refusal = ("cannot be published: azure-native 3.x has no ManagedVirtualNetwork resource, and a managed private "
-               "endpoint needs its network first. Create the network outside factory/, or remove this file")
-    assert f"factory/managedVirtualNetwork/default.json: managed virtual network: {refusal}" in found
-    assert (f"factory/managedVirtualNetwork/default/managedPrivateEndpoint/mpe_sql.json: managed private endpoint: "
-            f"{refusal}") in found
-    assert any(p.startswith("factory/integrationRuntime/ir_shared.json: integration runtime: a linked (shared) "
-                            "self-hosted integration runtime") for p in found), found
-    assert any(p.startswith("factory/integrationRuntime/ir_vnet.json: properties.managedVirtualNetwork: refers to "
-                            "the managed virtual network 'default'") for p in found), found
+    assert ("factory/managedVirtualNetwork/default/managedPrivateEndpoint/pe-kv.json: its folder "
+            "managedVirtualNetwork/default/: refers to the managed virtual network 'default', which is not in "
+            "factory/managedVirtualNetwork/") in " ".join(found)
+    assert any(p.startswith("factory/integrationRuntime/ir-vnet.json: properties.managedVirtualNetwork.referenceName:")
+               for p in found), found
+
+
+def test_a_stray_entry_in_a_network_folder_is_named(root):
+    managed_network(root)
+    write(root, "managedVirtualNetwork/default/notes.txt", "x")
+    assert problems(root) == ["factory/managedVirtualNetwork/default/notes.txt: managedVirtualNetwork/default/ holds "
+                              "only managedPrivateEndpoint/, as ADF Studio writes it"]
+
+
+def test_a_linked_self_hosted_runtime_is_published_like_any_runtime(root):
+    write(root, "integrationRuntime/ir-shared.json", {"name": "ir-shared", "properties": {
+        "type": "SelfHosted", "typeProperties": {"linkedInfo": {
+            "resourceId": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.DataFactory/factories/f/"
+                          "integrationruntimes/ir-shir", "authorizationType": "RBAC"}}}})
+    runtime = published(root)["ir-shared"]
+    assert runtime.arguments["properties"]["linkedInfo"]["resourceId"].endswith("/integrationruntimes/ir-shir")
+
+
+def test_the_default_runtime_is_no_missing_object_and_a_dependency_only_when_configured(root):
+    service = blob_service("ls_blob")
+    service["properties"]["connectVia"] = ref("AutoResolveIntegrationRuntime", "IntegrationRuntimeReference")
+    write(root, "linkedService/ls_blob.json", service)
+    assert published(root)["ls_blob"].references == ()
+    write(root, "integrationRuntime/AutoResolveIntegrationRuntime.json", {
+        "name": "AutoResolveIntegrationRuntime", "properties": {
+            "type": "Managed", "typeProperties": {"computeProperties": {"location": "AutoResolve"}}}})
+    objects = published(root)
+    assert objects["ls_blob"].references == (("integrationRuntime", "autoresolveintegrationruntime"),)
+    assert "AutoResolveIntegrationRuntime" in objects
+
+
+@pytest.mark.parametrize(("relative", "name", "expected"), [
+    ("pipeline/pl?x.json", "pl?x", "is not a valid pipeline name: ADF wants one that starts with a letter, digit or _"),
+    ("pipeline/pl%x.json", "pl%x", "is not a valid pipeline name"),
+    ("pipeline/pl x .json", "pl x ", "has leading or trailing spaces or control characters"),
+    ("pipeline/pl\nx.json", "pl\nx", "has leading or trailing spaces or control characters"),
+    ("integrationRuntime/ir_x.json", "ir_x", "is not a valid integration runtime name"),
+    ("integrationRuntime/ir.json", "ir", "is 2 characters long; a integration runtime name has 3 to 63"),
+    ("managedVirtualNetwork/-net.json", "-net", "is not a valid managed virtual network name"),
+])
+def test_a_name_adf_would_refuse_is_reported_on_one_line_naming_the_file(root, relative, name, expected):
+    kind = relative.split("/")[0]
+    documents = {"pipeline": wait_pipeline(name), "integrationRuntime": {"name": name, "properties": {
+        "type": "SelfHosted"}}, "managedVirtualNetwork": {"name": name, "properties": {}}}
+    document = documents[kind]
+    write(root, relative, document)
+    [problem] = problems(root)
+    assert "\n" not in problem
+    assert problem.startswith(f"factory/{kind}/") and expected in problem, problem
 
 
 def test_a_reference_to_a_missing_object_names_the_referring_file_the_object_and_its_kind(root):
@@ -276,23 +399,40 @@ def test_reference_cycles_are_refused_naming_the_cycle(root):
     ]
 
 
-def test_a_property_azure_native_would_drop_is_an_error_with_its_json_path(root):
+def test_a_near_miss_of_a_known_property_is_an_error_naming_the_one_meant(root):
     write(root, "pipeline/pl_x.json", wait_pipeline("pl_x", extra=[
         {"name": "Notebook", "type": "DatabricksNotebook", "dependsOn": [], "userProperties": [],
          "linkedServiceName": ref("ls_databricks", "LinkedServiceReference"),
          "typeProperties": {"notebookPath": "/Shared/x", "baseParameter": {"a": "b"}}}]))
     [problem] = problems(root)
     assert problem.startswith("factory/pipeline/pl_x.json: properties.activities[1].typeProperties.baseParameter: "
-                              "unknown property for DatabricksNotebookActivity; azure-native would drop it; "
-                              "did you mean 'baseParameters'?")
+                              "unknown property for DatabricksNotebookActivity; did you mean 'baseParameters'?")
 
 
-def test_a_type_azure_native_does_not_know_is_an_error_not_a_silent_passthrough(root):
+def test_a_near_miss_of_a_known_type_is_an_error_naming_the_one_meant(root):
     write(root, "linkedService/ls_x.json", {"name": "ls_x", "properties": {"type": "AzureDatabrick",
                                                                           "typeProperties": {"domain": "https://x"}}})
     [problem] = problems(root)
-    assert problem.startswith("factory/linkedService/ls_x.json: properties.type: unknown type 'AzureDatabrick' here, "
-                              "azure-native could not publish it as written; did you mean 'AzureDatabricks'")
+    assert problem.startswith("factory/linkedService/ls_x.json: properties.type: unknown type 'AzureDatabrick' here; "
+                              "did you mean 'AzureDatabricks'?")
+
+
+def test_a_property_newer_than_the_sdk_is_published_as_written_not_dropped(root):
+    activity = {"name": "Notebook", "type": "DatabricksNotebook", "dependsOn": [], "userProperties": [],
+                "linkedServiceName": ref("ls_databricks", "LinkedServiceReference"),
+                "typeProperties": {"notebookPath": "/Shared/x", "computeIsolationLevel": "Strict"}}
+    write(root, "pipeline/pl_x.json", wait_pipeline("pl_x", extra=[activity]))
+    pipeline = published(root)["pl_x"]
+    assert any("computeIsolationLevel" in reason for reason in pipeline.as_written)
+    written = json.loads((root / "pipeline" / "pl_x.json").read_text())["properties"]
+    assert pipeline.arguments == {"properties": written}
+
+
+def test_a_type_newer_than_the_sdk_is_published_as_written(root):
+    document = {"name": "ls_new", "properties": {"type": "QuantumLakeStore", "typeProperties": {"url": "https://q"}}}
+    write(root, "linkedService/ls_new.json", document)
+    service = published(root)["ls_new"]
+    assert service.as_written and service.arguments == {"properties": document["properties"]}
 
 
 def test_a_type_property_written_beside_typeproperties_is_refused_not_moved(root):
@@ -309,14 +449,16 @@ def test_a_type_property_written_beside_typeproperties_is_refused_not_moved(root
     ]
 
 
-def test_a_type_property_azure_native_cannot_express_is_refused_with_the_issue(root):
-    write(root, "dataset/ds_sql.json", {"name": "ds_sql", "properties": {
-        "linkedServiceName": ref("ls_databricks", "LinkedServiceReference"), "type": "AzureSqlTable",
-        "schema": [], "typeProperties": {"schema": "sales", "table": "orders"}}})
-    [problem] = problems(root)
-    assert problem.startswith("factory/dataset/ds_sql.json: properties.typeProperties.schema: azure-native cannot "
-                              "publish this property")
-    assert "pulumi/pulumi-azure-native#2006" in problem
+def test_a_type_property_the_typed_resource_would_collide_on_is_published_as_written(root):
+    document = {"name": "ds_sql", "properties": {
+        "linkedServiceName": ref("ls_sql", "LinkedServiceReference"), "type": "AzureSqlTable",
+        "schema": [], "typeProperties": {"schema": "sales", "table": "orders"}}}
+    write(root, "dataset/ds_sql.json", document)
+    write(root, "linkedService/ls_sql.json", {"name": "ls_sql", "properties": {
+        "type": "AzureSqlDatabase", "typeProperties": {"connectionString": "Server=tcp:x;Database=y"}}})
+    dataset = published(root)["ds_sql"]
+    assert any("pulumi/pulumi-azure-native#2006" in reason for reason in dataset.as_written)
+    assert dataset.arguments == {"properties": document["properties"]}, "both schemas reach ADF"
 
 
 def test_a_databricks_linked_service_without_a_pool_or_cluster_is_an_error_unless_config_allows_it(root):
@@ -328,6 +470,26 @@ def test_a_databricks_linked_service_without_a_pool_or_cluster_is_an_error_unles
     assert problem.startswith("factory/linkedService/ls_team.json: properties.typeProperties: an AzureDatabricks "
                               "linked service without instancePoolId or existingClusterId starts a new job cluster")
     load(root, dataFactoryAllowJobClusters="true")
+
+
+@pytest.mark.parametrize(("settings", "refused"), [
+    ({"instancePoolId": ""}, True),
+    ({"existingClusterId": "  "}, True),
+    ({"instancePoolId": {"value": "", "type": "Expression"}}, True),
+    ({"instancePoolId": "0101-pool"}, False),
+    ({"instancePoolId": {"value": "@linkedService().poolId", "type": "Expression"}}, False),
+    ({"existingClusterId": {"type": "AzureKeyVaultSecret", "secretName": "cluster-id",
+                            "store": {"referenceName": "ls_key_vault", "type": "LinkedServiceReference"}}}, False),
+], ids=["empty-pool", "blank-cluster", "empty-expression", "pool", "expression", "key-vault-secret"])
+def test_only_a_real_pool_or_cluster_id_keeps_a_databricks_linked_service_off_job_clusters(root, settings, refused):
+    write(root, "linkedService/ls_team.json", {"name": "ls_team", "properties": {"type": "AzureDatabricks",
+        "typeProperties": {"domain": "https://adb-1.azuredatabricks.net", "authentication": "MSI",
+                           "workspaceResourceId": "/x", **settings}}})
+    if refused:
+        [problem] = problems(root)
+        assert "without instancePoolId or existingClusterId" in problem
+    else:
+        assert "ls_team" in published(root)
 
 
 def test_a_file_named_like_a_program_owned_linked_service_is_refused_naming_file_and_config_key(root):
@@ -369,8 +531,9 @@ def test_factory_file_problems_name_the_file(root):
     (root / "factory" / "adf-other.json").unlink()
     found = problems(root)
     assert found[0].startswith("factory/factory/adf-dev.json: properties.customSetting: unknown factory property")
-    assert found[1].startswith("factory/factory/adf-dev.json: properties.globalParameters.env.default: unknown "
-                               "property for GlobalParameterSpecification")
+    assert found[1].startswith("factory/factory/adf-dev.json: properties.globalParameters.env.default: a property "
+                               "azure-native's GlobalParameterSpecification does not know")
+    assert found[1].endswith("the factory resource cannot publish it")
 
 
 def test_every_problem_of_a_run_is_reported_together(root):
@@ -466,12 +629,18 @@ def test_overrides_replace_add_and_remove_with_the_stages_values(root):
     ({"linkedService/ls_databricks": {"typeProperties.domain": "x"}},
      "dataFactoryOverrides[linkedService/ls_databricks]: ls_databricks is the program's own linked service "
      f"({PROJECT}:dataFactoryDatabricksLinkedService)"),
+    ({"pipeline/pl_job": {"": "x"}}, "[]: the path is empty; write e.g. typeProperties.url"),
+    ({"pipeline/pl_job": {"+": "x"}}, "[+]: the path is empty"),
+    ({"pipeline/pl_job": {"description": "a"}, "pipeline/PL_JOB": {"description": "b"}},
+     "dataFactoryOverrides: pipeline/PL_JOB, pipeline/pl_job name the same object (ADF names ignore case); merge "
+     "them into one key"),
 ], ids=["no-item-named", "index", "missing-path", "missing-removal", "removal-value", "unknown-job", "unknown-pool",
-        "unknown-placeholder", "unknown-object", "unknown-kind", "owned"])
+        "unknown-placeholder", "unknown-object", "unknown-kind", "owned", "empty-path", "empty-added-path",
+        "same-object-twice"])
 def test_an_override_that_does_not_fit_names_the_config_key_and_the_object(root, overrides, expected):
     write(root, "pipeline/pl_job.json", job_pipeline())
     [problem] = problems(root, dataFactoryOverrides=overrides)
-    assert problem.startswith(f"Pulumi.test.yaml: {PROJECT}:dataFactoryOverrides[")
+    assert problem.startswith(f"Pulumi.test.yaml: {PROJECT}:dataFactoryOverrides")
     assert expected in problem, problem
 
 

@@ -139,6 +139,7 @@ def test_every_shipped_factory_file_is_published_as_written_with_the_stages_over
     factory = one(plan, DF + "Factory")["inputs"]
     assert factory["globalParameters"] == {"environment": {"type": "string", "value": stage}}
     assert plan["outputs"]["data_factory_pipelines"] == ["pl_jit_notebook_chain", "pl_run_sales_job"]
+    assert plan["outputs"]["data_factory_published_as_written"] == {}, "the shipped examples fit the typed resources"
 
 
 def test_the_just_in_time_chain_runs_four_notebooks_on_the_programs_linked_service(deployed_plans):
@@ -168,6 +169,33 @@ def test_the_studio_folder_publishes_every_object_as_written(studio_plan):
     factory = one(studio_plan, DF + "Factory")["inputs"]
     source = json.loads((STUDIO / "factory" / "adf-contoso-dev.json").read_text())
     assert factory["globalParameters"] == source["properties"]["globalParameters"]
+
+
+def test_the_studio_folders_managed_network_and_private_endpoint_are_in_the_plan(studio_plan):
+    [network] = [r for r in resources_of(studio_plan, "azure-native:resources:Resource")
+                 if r["inputs"]["resourceType"] == "managedVirtualNetworks"]
+    assert (network["inputs"]["resourceName"], network["inputs"]["properties"]) == (
+        "default", {"preventDataExfiltration": False})
+    [endpoint] = resources_of(studio_plan, DF + "ManagedPrivateEndpoint")
+    source = json.loads((STUDIO / "managedVirtualNetwork" / "default" / "managedPrivateEndpoint" /
+                         "pe-adls-lake.json").read_text())
+    assert endpoint["inputs"]["managedVirtualNetworkName"] == "default"
+    assert endpoint["inputs"]["properties"] == source["properties"]
+    runtime = published(studio_plan, "integrationRuntime", "ir-azure-dataflows")
+    assert runtime["properties"]["managedVirtualNetwork"]["referenceName"] == "default"
+    # The plan says what went as written and why, for a reviewer of the PR.
+    reasons = studio_plan["outputs"]["data_factory_published_as_written"]
+    assert reasons["managedVirtualNetwork/default"] == ["azure-native has no typed resource for a managed virtual "
+                                                        "network"]
+
+
+def test_the_factory_carries_the_user_assigned_identity_its_credential_names(studio_plan, deployed_plans):
+    credential = json.loads((STUDIO / "credential" / "cred_uami_ingest.json").read_text())
+    uami = credential["properties"]["typeProperties"]["resourceId"]
+    identity = one(studio_plan, DF + "Factory")["inputs"]["identity"]
+    assert identity == {"type": "SystemAssigned,UserAssigned", "userAssignedIdentities": {uami: {}}}
+    shipped = one(deployed_plans["test"], DF + "Factory")["inputs"]["identity"]
+    assert shipped == {"type": "SystemAssigned"}, "no credential, no user-assigned identity"
 
 
 def test_change_data_capture_written_in_pascal_case_is_published_in_the_apis_spelling(studio_plan):

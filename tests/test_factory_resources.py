@@ -19,7 +19,7 @@ from core.factory import load_factory, owned_linked_services
 
 STUDIO = Path(__file__).parent / "fixtures" / "factory-studio"
 ADF_CHILDREN = ("LinkedService", "Dataset", "DataFlow", "Pipeline", "Trigger", "IntegrationRuntime",
-                "CredentialOperation", "ChangeDataCapture")
+                "CredentialOperation", "ChangeDataCapture", "ManagedPrivateEndpoint")
 
 
 class _Echo(pulumi_mocks.Mocks):
@@ -97,7 +97,7 @@ def test_every_reference_becomes_a_dependency_and_nothing_else_is_one():
         references = {dependency for dependency in dependency_names(request) if not dependency.endswith("-stopper")}
         assert references == expected, f"{obj.source}"
         checked += 1
-    assert checked == 29
+    assert checked == 31
     hourly = monitor.requests["objs-tr-tr_hourly_transform"]
     assert dependency_names(hourly) == {"objs-pl-pl_transform_orders", "objs-tr-tr_hourly_ingest",
                                         "objs-tr-tr_hourly_transform-stopper"}
@@ -106,8 +106,9 @@ def test_every_reference_becomes_a_dependency_and_nothing_else_is_one():
 def test_adf_objects_are_deleted_before_they_are_replaced_and_named_by_lower_case_name():
     monitor, _ = declare()
     children = [r for r in monitor.requests.values()
-                if r.type.split(":")[-1] in ADF_CHILDREN and r.type.startswith("azure-native:datafactory:")]
-    assert len(children) == 29
+                if (r.type.split(":")[-1] in ADF_CHILDREN and r.type.startswith("azure-native:datafactory:"))
+                or r.type == "azure-native:resources:Resource"]
+    assert len(children) == 31
     for request in children:
         assert request.deleteBeforeReplaceDefined and request.deleteBeforeReplace, request.name
         assert request.name == request.name.lower(), request.name
@@ -115,7 +116,8 @@ def test_adf_objects_are_deleted_before_they_are_replaced_and_named_by_lower_cas
 
 def test_a_git_linked_stage_declares_no_factory_objects_and_no_trigger_seam():
     monitor, results = declare(publish=False)
-    declared = [r.type for r in monitor.requests.values() if r.type.startswith("azure-native:datafactory:")]
+    declared = [r.type for r in monitor.requests.values()
+                if r.type.startswith("azure-native:datafactory:") or r.type == "azure-native:resources:Resource"]
     assert declared == []
     assert results["triggers"] == {}
     assert set(results["documents"]) == {"ls_key_vault", "ls_databricks"}, "the export still gets its JSON"
@@ -206,3 +208,63 @@ def test_trigger_gates_stop_before_the_trigger_and_its_pipelines_and_set_the_sta
         "objs-tr-tr_nightly", *(f"objs-pl-{name}" for name in nightly.pipeline_names)}
     assert nightly.pipeline_names == ("pl_housekeeping", "pl_ingest_orders", "pl_load_erp_customers",
                                       "pl_orders_end_to_end", "pl_transform_orders")
+
+
+def _network_folder(root: Path) -> Path:
+    """A factory/ with a managed virtual network, a private endpoint in it, and a dataset whose typeProperties
+    the typed resource would collide on (pulumi/pulumi-azure-native#2006)."""
+    def write(relative: str, document: dict) -> None:
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(document))
+    write("managedVirtualNetwork/default.json", {"name": "default", "properties": {"preventDataExfiltration": True}})
+    write("managedVirtualNetwork/default/managedPrivateEndpoint/pe-sql.json", {"name": "pe-sql", "properties": {
+        "privateLinkResourceId": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Sql/servers/sql",
+        "groupId": "sqlServer"}})
+    write("linkedService/ls_sql.json", {"name": "ls_sql", "properties": {
+        "type": "AzureSqlDatabase", "typeProperties": {"connectionString": "Server=tcp:sql;Database=sales"}}})
+    write("dataset/ds_orders.json", {"name": "ds_orders", "properties": {
+        "type": "AzureSqlTable", "schema": [{"name": "id", "type": "int"}],
+        "linkedServiceName": {"referenceName": "ls_sql", "type": "LinkedServiceReference"},
+        "typeProperties": {"schema": "sales", "table": "orders"}}})
+    return root
+
+
+def _inputs(request) -> dict:
+    from google.protobuf import json_format
+
+    return json_format.MessageToDict(request.object)
+
+
+def test_what_the_typed_resources_cannot_carry_reaches_adf_whole_through_arms_generic_resource(tmp_path):
+    monitor, _ = declare(_network_folder(tmp_path / "factory"))
+    dataset = monitor.requests["objs-ds-ds_orders"]
+    assert dataset.type == "azure-native:resources:Resource"
+    inputs = _inputs(dataset)
+    assert (inputs["resourceProviderNamespace"], inputs["parentResourcePath"], inputs["resourceType"],
+            inputs["resourceName"], inputs["apiVersion"]) == (
+        "Microsoft.DataFactory", "factories/adf-dbp-test", "datasets", "ds_orders", "2018-06-01")
+    assert inputs["properties"]["schema"] == [{"name": "id", "type": "int"}]
+    assert inputs["properties"]["typeProperties"] == {"schema": "sales", "table": "orders"}
+    assert "tags" not in inputs, "ADF's objects take no tags"
+    assert dependency_names(dataset) == {"objs-ls-ls_sql"}
+    # Moving between the typed and the generic resource is one resource replaced, not a create and a late delete.
+    assert "azure-native:datafactory:Dataset" in [alias.spec.type for alias in dataset.aliases]
+    typed = monitor.requests["objs-ls-ls_sql"]
+    assert typed.type == "azure-native:datafactory:LinkedService"
+    assert "azure-native:resources:Resource" in [alias.spec.type for alias in typed.aliases]
+
+
+def test_a_managed_network_is_published_as_written_and_kept_and_its_endpoint_is_typed_inside_it(tmp_path):
+    monitor, _ = declare(_network_folder(tmp_path / "factory"))
+    network = monitor.requests["objs-mvnet-default"]
+    assert network.type == "azure-native:resources:Resource"
+    assert _inputs(network)["resourceType"] == "managedVirtualNetworks"
+    assert _inputs(network)["properties"] == {"preventDataExfiltration": True}
+    assert network.retainOnDelete, "ADF has no delete for a managed network: it goes with the factory"
+    endpoint = monitor.requests["objs-mpe-pe-sql"]
+    assert endpoint.type == "azure-native:datafactory:ManagedPrivateEndpoint"
+    assert _inputs(endpoint)["managedVirtualNetworkName"] == "default"
+    assert _inputs(endpoint)["properties"]["groupId"] == "sqlServer"
+    assert not endpoint.retainOnDelete
+    assert dependency_names(endpoint) == {"objs-mvnet-default"}

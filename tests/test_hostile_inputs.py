@@ -48,7 +48,9 @@ def assert_refused(result: subprocess.CompletedProcess[str]) -> list[str]:
     ("config:\n  databricks-platform:prefix: abc\n  databricks-platform:prefix: abd\n",
      "Pulumi.test.yaml:3:3: invalid YAML: duplicate key 'databricks-platform:prefix' in config"),
     ("config:\n  databricks-platform:keyVaultSoftDeleteRetentionDays: .nan\n",
-     "config.databricks-platform:keyVaultSoftDeleteRetentionDays: '.nan' is not a finite number"),
+     "Pulumi.test.yaml: databricks-platform:keyVaultSoftDeleteRetentionDays: '.nan' is not a finite number"),
+    ("config:\n  databricks-platform:instancePools:\n    - {name: a, nodeType: n, maxCapacity: .inf}\n",
+     "Pulumi.test.yaml:3:43: config.databricks-platform:instancePools[0].maxCapacity: '.inf' is not a finite number"),
     (b"config:\n  databricks-platform:prefix: \xc3\x28\n", "Pulumi.test.yaml:2:31: not UTF-8 text (byte 0xc3)"),
     (None, "Pulumi.test.yaml: is a directory, not a regular file"),
 ])

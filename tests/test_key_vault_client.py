@@ -249,3 +249,70 @@ def test_a_managed_identity_deployer_writes_through_the_challenge_too(cloud, mon
 
     assert cloud.vault.live("databricks-pat").value == "dapi-new"
     assert [r.kind for r in cloud.entra.token_requests()] == ["managed_identity"]
+
+
+# -- a reported timeout is the end of the operation ------------------------------------------------------
+
+
+def test_a_write_reported_as_timed_out_never_happens_afterwards(cloud):
+    # Entra ID answers after 2.5 s, the budget is 1 s: the write must not follow once the token arrives.
+    cloud.entra.token_delay = 2.5
+    stalled = VaultPolicy(**{**FAST.__dict__, "time_budget": 1.0, "read_timeout": 20.0})
+
+    vault = secrets_of(cloud, stalled)
+    try:
+        started = time.monotonic()
+        with pytest.raises(VaultError, match="within 1 s") as raised:
+            vault.create("databricks-pat", "dapi-new")
+        # The caller holds the client a while longer, as a provider does while it reports; meanwhile the token
+        # would have come.
+        time.sleep(max(0.0, started + 2.5 + 1.5 - time.monotonic()))
+
+        assert "Entra ID included" in str(raised.value)
+        assert cloud.vault.live("databricks-pat") is None, "the vault was written after the write was reported failed"
+        assert "set" not in cloud.vault.operations()
+    finally:
+        vault.close()
+
+
+def test_a_vault_reply_trickling_past_the_budget_is_cut_at_the_deadline(cloud):
+    cloud.vault.put("databricks-pat", "dapi-old")
+    cloud.vault.trickle = 0.2  # each receive is far inside the 20 s read timeout
+    stalled = VaultPolicy(**{**FAST.__dict__, "time_budget": 2.0, "read_timeout": 20.0})
+
+    started = time.monotonic()
+    message = refusal(cloud, lambda vault: vault.read("databricks-pat"), stalled)
+
+    assert time.monotonic() - started < 2.0 + 2.0, "a reply a byte at a time held the operation past its budget"
+    assert "did not complete reading secret 'databricks-pat' within 2 s" in message
+
+
+def test_a_recovery_given_up_at_the_deadline_is_not_polled_any_more(cloud):
+    cloud.vault.soft_delete("databricks-pat")
+    cloud.vault.recovery_polls = -1
+    short = VaultPolicy(**{**FAST.__dict__, "time_budget": 2.0, "retry_backoff_max": 0.2})
+
+    vault = secrets_of(cloud, short)
+    try:
+        with pytest.raises(VaultError, match="accepted recovering"):
+            vault.create("databricks-pat", "dapi-new")
+        seen = len(cloud.vault.requests)
+        time.sleep(1.0)  # a poller left running would ask every 0.2 s
+
+        assert len(cloud.vault.requests) == seen, "the vault was still polled after the operation reported"
+    finally:
+        vault.close()
+
+
+def test_each_operation_of_one_client_gets_its_own_whole_budget(cloud):
+    # The client keeps its connections between operations; the second operation's deadline must cut its own
+    # trickling reply though the connection was opened by the first.
+    cloud.vault.put("databricks-pat", "dapi-old")
+    policy = VaultPolicy(**{**FAST.__dict__, "time_budget": 2.0, "read_timeout": 20.0})
+    with secrets_of(cloud, policy) as vault:
+        assert vault.read("databricks-pat") is not None
+        cloud.vault.trickle = 0.2
+        started = time.monotonic()
+        with pytest.raises(VaultError, match="within 2 s"):
+            vault.read("databricks-pat")
+    assert time.monotonic() - started < 2.0 + 2.0

@@ -202,6 +202,29 @@ def test_a_bad_policy_config_names_the_file_and_every_problem_before_planning(tm
     assert any("all.enforcementLevel: must be one of" in line for line in lines)
 
 
+def test_a_huge_policy_name_or_setting_is_named_by_its_start_and_length_not_echoed(tmp_path):
+    config = tmp_path / "policy-config.json"
+    huge = 900_000  # four of them stay under the 4 MiB a config file may have
+    config.write_text(json.dumps({"x" * huge: "mandatory", "reserved-tags": "y" * huge,
+                                  "pat-lifetime-within-cap": {"z" * huge: 1, "maxLifetimeDays": ["w" * huge]}}))
+    with pytest.raises(PolicyConfigError) as caught:
+        load_policy_config(config)
+    lines = str(caught.value).splitlines()
+    assert len(lines) == 4 and all(len(line) < 600 for line in lines), [len(line) for line in lines]
+    assert sum("(900,000 characters)" in line for line in lines) == 3, lines  # the list: its start only
+    assert lines[0].startswith(f"{config}: 'xxxx") and "no such policy; policies: all, " in lines[0]
+
+
+def test_a_policy_config_of_many_bad_entries_names_the_first_and_counts_the_rest(tmp_path):
+    config = tmp_path / "policy-config.json"
+    config.write_text(json.dumps({f"no-such-rule-{index}": "advisory" for index in range(5000)}))
+    with pytest.raises(PolicyConfigError) as caught:
+        load_policy_config(config)
+    lines = str(caught.value).splitlines()
+    assert len(lines) == 21 and lines[0].startswith(f"{config}: no-such-rule-0: no such policy")
+    assert lines[-1] == "… and 4,980 more problems like these"
+
+
 def test_policy_config_that_is_not_json_names_the_line(tmp_path):
     config = tmp_path / "policy-config.json"
     config.write_text('{\n  "reserved-tags": advisory\n}\n')

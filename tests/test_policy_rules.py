@@ -233,6 +233,22 @@ def test_databricks_linked_service_on_a_pool_or_existing_cluster_passes(build, c
     assert violations(rules.validate_compute_on_pools, build(LINKED_SERVICE, _linked_service(**compute))) == []
 
 
+def _as_written(properties: dict) -> dict:
+    """A linked service published as written (ARM's generic resource): typeProperties stay nested."""
+    return {"resourceProviderNamespace": "Microsoft.DataFactory", "parentResourcePath": "factories/adf-dbp-test",
+            "resourceType": "linkedservices", "resourceName": "ls_team", "apiVersion": "2018-06-01",
+            "properties": {"type": "AzureDatabricks", "typeProperties": properties}}
+
+
+@BOTH
+def test_a_databricks_linked_service_published_as_written_is_held_to_pools_too(build):
+    on_job_clusters = _as_written({"domain": "https://adb-1.azuredatabricks.net", "newClusterNumOfWorker": "2"})
+    found = violations(rules.validate_compute_on_pools, build("azure-native:resources:Resource", on_job_clusters))
+    assert len(found) == 1 and "'ls_team'" in found[0]
+    on_pool = _as_written({"domain": "https://adb-1.azuredatabricks.net", "instancePoolId": "0101-pool"})
+    assert violations(rules.validate_compute_on_pools, build("azure-native:resources:Resource", on_pool)) == []
+
+
 def test_other_linked_services_need_no_pool():
     vault = {"properties": {"type": "AzureKeyVault", "baseUrl": "https://kv-dbp-test.vault.azure.net/"}}
     assert violations(rules.validate_compute_on_pools, offline_args(LINKED_SERVICE, vault)) == []
@@ -336,6 +352,12 @@ def test_taggable_azure_resource_declared_without_tags_is_a_violation():
                                            "azure-native:datafactory:Trigger", "pulumi:providers:databricks"])
 def test_resources_that_take_no_tags_need_none(resource_type):
     assert violations(rules.validate_reserved_tags, offline_args(resource_type, {"name": "x"})) == []
+
+
+def test_an_adf_object_published_as_written_needs_no_tags_though_the_generic_resource_takes_them():
+    pipeline = {"resourceProviderNamespace": "Microsoft.DataFactory", "parentResourcePath": "factories/adf-dbp-test",
+                "resourceType": "pipelines", "resourceName": "pl_x", "properties": {"activities": []}}
+    assert violations(rules.validate_reserved_tags, offline_args("azure-native:resources:Resource", pipeline)) == []
 
 
 @BOTH

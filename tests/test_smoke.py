@@ -15,157 +15,32 @@ import secrets
 import signal
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.fakes.arm import ActivityStep, FakeArm, FakeFactory, PipelineStep
-from tests.fakes.entra import FakeEntra
+from tests.fakes.arm import ActivityStep, FakeArm, PipelineStep
 from tests.fakes.faults import Fault
-from tests.fakes.jobs import FakeJobs, RunStep, TaskStep, ended, queued, running
+from tests.fakes.jobs import RunStep, TaskStep, ended, queued, running
 from tests.fakes.tls import TlsMaterial
-
-REPO = Path(__file__).resolve().parent.parent
-JOB_ID = 4242
-STAMPED = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ ")
-# What a test environment must not inherit: anything that points azure-identity or the SDKs elsewhere.
-FOREIGN_PREFIXES = ("AZURE_", "ARM_", "DATABRICKS_", "IDENTITY_", "MSI_", "IMDS_", "DEPLOYER_")
-
-
-@dataclass
-class SmokeCloud:
-    """A tenant with one service principal, a workspace with job JOB_ID, and a factory with pipeline 'smoke'."""
-
-    tls: TlsMaterial
-    entra: FakeEntra
-    jobs: FakeJobs
-    arm: FakeArm
-    factory: FakeFactory
-    tenant_id: str
-    client_id: str
-    client_secret: str
-    workspace_resource_id: str
-    directory: Path
-
-    def __repr__(self) -> str:
-        return f"SmokeCloud(jobs={self.jobs.url}, arm={self.arm.url})"  # never the secret
-
-    def outputs(self, **overrides: Any) -> dict[str, Any]:
-        outputs = {
-            "workspace_url": self.jobs.url,
-            "workspace_resource_id": self.workspace_resource_id,
-            "key_vault_name": "kv-dp-test",
-            "key_vault_uri": "https://kv-dp-test.vault.azure.net/",
-            "pat_secret_name": "databricks-pat",
-            "pat_expiry_time": "2030-01-01T00:00:00Z",
-            "pool_ids": {"general": "0101-pool"},
-            "pool_secret_names": {"general": "databricks-pool-general"},
-            "job_ids": {"smoke": str(JOB_ID), "nightly": "99"},
-            "data_factory_name": self.factory.name,
-            "data_factory_id": self.factory.resource_id,
-            "data_factory_pipelines": ["smoke"],
-            "azure_authority_host": self.entra.authority,
-        }
-        outputs.update(overrides)
-        return {key: value for key, value in outputs.items() if value is not None}
-
-    def outputs_file(self, **overrides: Any) -> Path:
-        path = self.directory / f"outputs-{uuid.uuid4().hex[:8]}.json"
-        path.write_text(json.dumps(self.outputs(**overrides)))
-        return path
-
-    def environ(self, **overrides: str | None) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(FOREIGN_PREFIXES)}
-        env.update(
-            REQUESTS_CA_BUNDLE=str(self.tls.ca_bundle),
-            NO_PROXY="127.0.0.1,localhost",
-            no_proxy="127.0.0.1,localhost",
-            AZURE_TENANT_ID=self.tenant_id,
-            AZURE_CLIENT_ID=self.client_id,
-            AZURE_CLIENT_SECRET=self.client_secret,
-            AZURE_RESOURCE_MANAGER_ENDPOINT=self.arm.url,
-        )
-        env.pop("PYTHONPATH", None)
-        for key, value in overrides.items():
-            if value is None:
-                env.pop(key, None)
-            else:
-                env[key] = value
-        return env
-
-    def secret_values(self) -> list[str]:
-        return [self.client_secret, *self.entra.issued_values()]
+from tests.smoke_harness import (
+    FAST,
+    JOB_ID,
+    REPO,
+    STAMPED,
+    SmokeCloud,
+    running_smoke_cloud,
+    smoke,
+    smoke_in_process,
+)
 
 
 @pytest.fixture
 def cloud(tls_material: TlsMaterial, tmp_path: Path) -> Iterator[SmokeCloud]:
-    tenant_id, client_id, secret = str(uuid.uuid4()), str(uuid.uuid4()), secrets.token_urlsafe(30)
-    resource_id = (
-        f"/subscriptions/{uuid.uuid4()}/resourceGroups/rg-dp-test/providers/Microsoft.Databricks/workspaces/dbw"
-    )
-    entra = FakeEntra(tls_material, tenant_id)
-    entra.register_secret(client_id, secret)
-    with entra, FakeJobs(tls_material, entra, workspace_resource_id=resource_id) as jobs, \
-            FakeArm(tls_material, entra) as arm:
-        factory = arm.add_factory("rg-dp-test", "adf-dp-test")
-        yield SmokeCloud(tls_material, entra, jobs, arm, factory, tenant_id, client_id, secret, resource_id, tmp_path)
-
-
-@dataclass
-class Result:
-    code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def lines(self) -> list[str]:
-        return self.stdout.splitlines()
-
-    @property
-    def text(self) -> str:
-        return self.stdout + self.stderr
-
-
-def smoke(cloud: SmokeCloud, *args: str, outputs: Path | None = None, env: dict[str, str] | None = None,
-          limit: float = 90) -> Result:
-    """`python -m ops smoke` as a user runs it; `limit` only guards the test run against a hang."""
-    argv = [sys.executable, "-m", "ops", "smoke", "--outputs", str(outputs or cloud.outputs_file()), *args]
-    done = subprocess.run(argv, cwd=REPO, env=env or cloud.environ(), capture_output=True, text=True,
-                          timeout=limit, check=False)
-    result = Result(done.returncode, done.stdout, done.stderr)
-    assert_clean(cloud, result)
-    return result
-
-
-def smoke_in_process(cloud: SmokeCloud, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-                     *args: str, outputs: Path | None = None, env: dict[str, str] | None = None) -> Result:
-    """ops.smoke.main() in this process, with the environment a subprocess would get."""
-    from ops.smoke import main
-
-    env = env or cloud.environ()
-    for key in list(os.environ):
-        if key.startswith(FOREIGN_PREFIXES):
-            monkeypatch.delenv(key)
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    code = main(["--outputs", str(outputs or cloud.outputs_file()), *args], environ=env)
-    captured = capsys.readouterr()
-    result = Result(code, captured.out, captured.err)
-    assert_clean(cloud, result)
-    return result
-
-
-def assert_clean(cloud: SmokeCloud, result: Result) -> None:
-    assert "Traceback" not in result.text, result.text
-    for value in cloud.secret_values():
-        assert value not in result.text, "a secret or token was printed"
-
-
-FAST = ("--poll-interval", "0.05", "--timeout", "30")
+    with running_smoke_cloud(tls_material, tmp_path) as smoke_cloud:
+        yield smoke_cloud
 
 
 def task_failure(key: str = "ingest", *, lines: int = 30) -> TaskStep:
@@ -388,11 +263,11 @@ def test_a_missing_outputs_file_exits_2_in_one_line(cloud, tmp_path):
     assert result.stderr.count("\n") == 1 and "no such file" in result.stderr and "nowhere.json" in result.stderr
     assert result.stdout == ""
     directory = smoke(cloud, "--job", "smoke", outputs=tmp_path)
-    assert directory.code == 2 and "cannot read the outputs file" in directory.stderr
+    assert directory.code == 2 and "is a directory, not a regular file" in directory.stderr
     binary = tmp_path / "outputs.bin"
     binary.write_bytes(b"\xff\xfe\x00garbage")
     unreadable = smoke(cloud, "--job", "smoke", outputs=binary)
-    assert unreadable.code == 2 and unreadable.stderr.count("\n") == 1 and "not JSON" in unreadable.stderr
+    assert unreadable.code == 2 and unreadable.stderr.count("\n") == 1 and "invalid JSON" in unreadable.stderr
 
 
 def test_an_outputs_file_written_by_powershell_in_utf16_is_read(cloud, monkeypatch, capsys):
@@ -405,10 +280,10 @@ def test_an_outputs_file_written_by_powershell_in_utf16_is_read(cloud, monkeypat
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        ("{not json", "not JSON"),
+        ("{not json", "invalid JSON"),
         ("[1, 2]", "expected a JSON object of stack outputs"),
         ('"outputs"', "got a string"),
-        ("[" * 100_000, "nested too deeply"),
+        ("[" * 100_000, "nested deeper than 64 levels"),
     ],
 )
 def test_an_outputs_file_that_is_not_a_json_object_exits_2(cloud, tmp_path, content, expected):
@@ -425,8 +300,8 @@ def test_an_outputs_file_that_is_not_a_json_object_exits_2(cloud, tmp_path, cont
         ("--job", {"workspace_url": None}, "missing key 'workspace_url'"),
         ("--job", {"workspace_url": "http://adb.example"}, "'workspace_url' must be an https URL"),
         ("--job", {"job_ids": ["smoke"]}, "'job_ids' must be an object of job name -> job id, got a list"),
-        ("--job", {"job_ids": {"smoke": "abc"}}, "job_ids['smoke'] must be a job id (digits), got 'abc'"),
-        ("--job", {"job_ids": {"smoke": True}}, "job_ids['smoke'] must be a job id (digits), got a boolean"),
+        ("--job", {"job_ids": {"smoke": "abc"}}, "job_ids.smoke must be a Databricks job id, got 'abc'"),
+        ("--job", {"job_ids": {"smoke": True}}, "job_ids.smoke must be a Databricks job id, got a boolean"),
         ("--job", {"job_ids": "[secret]"}, "'job_ids' is a secret output"),
         ("--job", {"azure_authority_host": 5}, "'azure_authority_host' must be a string"),
         ("--pipeline", {"data_factory_id": None}, "missing key 'data_factory_id'"),

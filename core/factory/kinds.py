@@ -5,6 +5,7 @@ One table, so the loader, the validator, the reference graph and the declarer ag
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -33,6 +34,21 @@ class Kind:
     base property: it cannot be published (see schema.py)."""
     read_only: frozenset[str] = frozenset()
     """Keys ADF Studio writes that the service sets itself; never published (documented in the README)."""
+    name_rule: str = "object"
+    """Which of ADF's naming rules (NAME_RULES) the object's name follows."""
+    parent: str = ""
+    """For an object that lives inside another (a managed private endpoint in its managed virtual network):
+    the folder of its parent kind; its files sit in ``<parent folder>/<parent name>/<folder>/``."""
+    parent_arg: str = ""
+    """The typed resource's argument that carries the parent's name."""
+    deletable: bool = True
+    """False where ADF has no delete for the kind: the object then goes with its factory, and removing its
+    file only stops managing it."""
+
+    @property
+    def typed(self) -> bool:
+        """Whether azure-native has a typed resource for the kind (else it is published as written)."""
+        return bool(self.resource)
 
 
 LINKED_SERVICE = Kind(
@@ -63,7 +79,7 @@ INTEGRATION_RUNTIME = Kind(
     "integrationRuntime", "integration runtime", "IntegrationRuntimeReference", "IntegrationRuntime",
     "integration_runtime_name", "ir", flat=False,
     base_keys=frozenset({"type", "description", "managedVirtualNetwork"}),
-    read_only=frozenset({"state"}),
+    read_only=frozenset({"state"}), name_rule="runtime",
 )
 CREDENTIAL = Kind(
     "credential", "credential", "CredentialReference", "CredentialOperation", "credential_name", "cred",
@@ -74,11 +90,52 @@ CHANGE_DATA_CAPTURE = Kind(
     "change_data_capture_name", "cdc", flat=True, base_keys=frozenset(),
 )
 
+# azure-native 3.x has no ManagedVirtualNetwork resource: the network is published as written, through ARM's
+# generic resource. ADF has no delete for it either (it goes with its factory).
+MANAGED_VIRTUAL_NETWORK = Kind(
+    "managedVirtualNetwork", "managed virtual network", "ManagedVirtualNetworkReference", "", "", "mvnet",
+    flat=False, base_keys=frozenset(), read_only=frozenset({"vNetId", "alias"}), name_rule="network",
+    deletable=False,
+)
+MANAGED_PRIVATE_ENDPOINT = Kind(
+    "managedPrivateEndpoint", "managed private endpoint", "", "ManagedPrivateEndpoint",
+    "managed_private_endpoint_name", "mpe", flat=False, base_keys=frozenset(),
+    # Set by the service (and by whoever approves the endpoint on the target resource).
+    read_only=frozenset({"connectionState", "provisioningState", "isReserved"}), name_rule="network",
+    parent="managedVirtualNetwork", parent_arg="managed_virtual_network_name",
+)
+
 # In dependency order of the usual case, which is also the order of the plan and of messages.
 KINDS: tuple[Kind, ...] = (
-    INTEGRATION_RUNTIME, CREDENTIAL, LINKED_SERVICE, DATASET, DATA_FLOW, PIPELINE, TRIGGER, CHANGE_DATA_CAPTURE,
+    MANAGED_VIRTUAL_NETWORK, MANAGED_PRIVATE_ENDPOINT, INTEGRATION_RUNTIME, CREDENTIAL, LINKED_SERVICE, DATASET,
+    DATA_FLOW, PIPELINE, TRIGGER, CHANGE_DATA_CAPTURE,
 )
+# ADF's naming rules (its REST API's name patterns): what a name may hold, and its length.
+NAME_RULES: dict[str, tuple[str, int, int, str]] = {
+    "object": (r"[A-Za-z0-9_][^<>*#.%&:\\+?/]*", 1, 260,
+               "starts with a letter, digit or _, and has none of < > * # . % & : \\ + ? /"),
+    "runtime": (r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*", 3, 63,
+                "is letters and digits with single hyphens between them (no _ or spaces)"),
+    "network": (r"[_A-Za-z0-9](?:[-_A-Za-z0-9]*[_A-Za-z0-9])?", 1, 127,
+                "is letters, digits, _ and -, and neither starts nor ends with -"),
+}
+
+
+def name_problem(kind: Kind, name: str) -> str | None:
+    """What is wrong with ``name`` for an object of ``kind`` under ADF's naming rules (None: nothing)."""
+    pattern, shortest, longest, allowed = NAME_RULES[kind.name_rule]
+    if name != name.strip() or any(not character.isprintable() for character in name):
+        return "has leading or trailing spaces or control characters, which ADF Studio never writes"
+    if not shortest <= len(name) <= longest:
+        return f"is {len(name)} characters long; a {kind.label} name has {shortest} to {longest}"
+    if re.fullmatch(pattern, name) is None:
+        return f"is not a valid {kind.label} name: ADF wants one that {allowed}"
+    return None
+
+
 BY_FOLDER = {kind.folder: kind for kind in KINDS}
+# The folders of factory/'s root: every kind's but those that live inside a parent object's folder.
+ROOT_FOLDERS = {kind.folder: kind for kind in KINDS if not kind.parent}
 BY_REFERENCE_TYPE = {kind.reference_type: kind for kind in KINDS if kind.reference_type}
 # Beside typeProperties in every activity; a typeProperties key with one of these names cannot be published.
 ACTIVITY_BASE_KEYS = frozenset({"name", "type", "description", "state", "onInactiveMarkAs", "dependsOn",
@@ -87,21 +144,16 @@ ACTIVITY_BASE_KEYS = frozenset({"name", "type", "description", "state", "onInact
 FACTORY_FOLDER = "factory"
 """factory/<name>.json: the factory's own document; its globalParameters are published with the factory."""
 
-# Kinds ADF Studio writes that azure-native 3.x cannot publish: refused with one message naming the file.
-REFUSED_FOLDERS = {
-    "managedVirtualNetwork": (
-        "cannot be published: azure-native 3.x has no ManagedVirtualNetwork resource, and a managed private "
-        "endpoint needs its network first. Create the network outside factory/, or remove this file"
-    ),
-}
-
 # References to things that are not objects of this factory (Synapse artifacts reached through a linked
 # service); they are neither dependencies nor missing objects.
 EXTERNAL_REFERENCE_TYPES = frozenset({
     "NotebookReference", "SparkJobDefinitionReference", "BigDataPoolReference", "SparkConfigurationReference",
 })
-# A managed integration runtime points at the factory's managed network, which cannot be published.
-REFUSED_REFERENCE_TYPES = {"ManagedVirtualNetworkReference": "managed virtual network"}
+# Objects every factory has without a file: the default Azure integration runtime, which ADF Studio names in
+# a linked service's or data flow's connectVia. A reference to one is never missing; it is a dependency only
+# when factory/ holds the object's file (a factory with a managed virtual network configures it there).
+# ADF does not delete it, so the program never asks it to.
+BUILT_IN = {("integrationRuntime", "autoresolveintegrationruntime")}
 
 # What else ADF Studio, its npm build tools and people keep in the root folder: recognised, never published.
 IGNORED_ROOT_FILES = {

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import copy
 import difflib
+import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from core.config import PROJECT, StageConfig
-from core.errors import UserError
+from core.errors import UserError, described, shown
 from core.factory import kinds as k
 from core.factory.files import ARM_TYPES, FolderReader, ObjectFile
 from core.factory.linked_services import OWNED_ANNOTATION, OwnedLinkedService, owned_linked_services
-from core.factory.overrides import OverrideError, apply_override, parse_value
+from core.factory.overrides import OverrideError, Template, apply_override, parse_value
 from core.factory.references import (
     ObjectKey,
     Reference,
@@ -53,6 +54,13 @@ class FactoryObject:
     override placeholders are Template objects until the component resolves them."""
     references: tuple[ObjectKey, ...]
     owned: bool = False
+    as_written: tuple[str, ...] = ()
+    """Why the typed azure-native resource cannot carry the object exactly (a property or type newer than the
+    pinned SDK, pulumi/pulumi-azure-native#2006): it is then published as written, through ARM's generic
+    resource, and ``arguments`` is ``{"properties": <the file's properties>}``. Empty: the typed resource."""
+
+    parent: str | None = None
+    """The name of the object it lives in (a managed private endpoint's managed virtual network)."""
 
     @property
     def key(self) -> ObjectKey:
@@ -71,6 +79,9 @@ class FactoryFolder:
     """Desired runtime state of each trigger in this stage, Started or Stopped."""
     ignored: tuple[str, ...] = ()
     """Files recognised and deliberately not published, each with the reason."""
+    user_assigned_identities: tuple[str, ...] = ()
+    """ARM ids of the user-assigned identities factory/'s credentials name (one spelling each): ADF accepts
+    such a credential only from a factory the identity is assigned to, so the stage's factory carries them."""
     _by_key: dict[ObjectKey, FactoryObject] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -107,11 +118,17 @@ class _Loader(FolderReader):
 
     def overrides_for(self, folder: str, name: str, used: set[str]) -> list[tuple[str, str, Any]]:
         found = []
+        keys = []
         for key, paths in self.config.data_factory_overrides.items():
             kind_name, _, object_name = key.partition("/")
             if kind_name == folder and object_name.lower() == name.lower():
                 used.add(key)
+                keys.append(key)
                 found += [(key, path, value) for path, value in paths.items()]
+        if len(keys) > 1:  # which one wins would depend on the order of the stack file's keys
+            self.problems.append(f"{self.config_source}:dataFactoryOverrides: {', '.join(sorted(keys))} name the same "
+                                 f"object (ADF names ignore case); merge them into one key, {folder}/{name}")
+            return []
         return found
 
     def apply_overrides(self, source: str, properties: dict, overrides: list[tuple[str, str, Any]]) -> dict:
@@ -201,24 +218,30 @@ def load_factory(
             continue
         properties = {item: value for item, value in file.document["properties"].items()
                       if item not in file.kind.read_only}
-        if file.kind is k.INTEGRATION_RUNTIME and _is_linked_runtime(properties):
-            loader.problems.append(
-                f"{file.source}: integration runtime: a linked (shared) self-hosted integration runtime "
-                "(typeProperties.linkedInfo) points into another factory and needs a role assignment there, which "
-                "this program does not manage; refused. Share the runtime to this stage's factory by hand and "
-                "remove this file, or use a self-hosted runtime of this factory"
-            )
-            continue
         properties = loader.apply_overrides(file.source, properties, loader.overrides_for(file.kind.folder, name, used))
-        checker = Checker()
-        reshaped = checker.check_kind(file.kind, properties, "properties")
         references, reference_problems = find_references(properties, "properties")
-        loader.problems += [f"{file.source}: {problem}" for problem in checker.problems + reference_problems]
+        loader.problems += [f"{file.source}: {problem}" for problem in reference_problems]
+        if file.parent is not None:  # inside its parent's folder: published after the parent
+            parent_kind = k.BY_FOLDER[file.kind.parent]
+            references.append(Reference(parent_kind, file.parent, f"its folder {parent_kind.folder}/{file.parent}/"))
+        if file.kind.typed:
+            checker = Checker()
+            reshaped = checker.check_kind(file.kind, properties, "properties")
+            loader.problems += [f"{file.source}: {problem}" for problem in checker.problems]
+            as_written = tuple(checker.inexpressible)
+        else:
+            reshaped = None
+            loader.problems += [f"{file.source}: {problem}" for problem in _untyped_problems(properties)]
+            as_written = (f"azure-native has no typed resource for a {file.kind.label}",)
         if file.kind is k.LINKED_SERVICE:
-            _check_databricks_cluster(loader, file.source, reshaped)
+            _check_databricks_cluster(loader, file.source, properties)
         reference_paths[key] = references
-        objects[key] = FactoryObject(file.kind, name, file.source, _arguments(file.kind, reshaped),
-                                     tuple(sorted({ref.key for ref in references})))
+        # What the typed resource cannot carry exactly is published as written: the folder is taken as ADF
+        # Studio wrote it, and nothing is dropped on the way.
+        arguments = {"properties": properties} if as_written else _arguments(file.kind, reshaped)
+        objects[key] = FactoryObject(file.kind, name, file.source, arguments,
+                                     tuple(sorted({ref.key for ref in references})),
+                                     as_written=as_written, parent=file.parent)
 
     for service in owned.values():
         key = object_key(k.LINKED_SERVICE, service.name)
@@ -236,12 +259,16 @@ def load_factory(
     global_parameters, factory_name = _factory_file(loader, factory_files, used)
     loader.unused_overrides(used, names, factory_name, owned)
     _check_references(loader, objects, reference_paths, names)
+    # A built-in object (the default integration runtime) is a dependency only where factory/ configures it.
+    objects = {key: replace(obj, references=tuple(ref for ref in obj.references if ref in objects))
+               for key, obj in objects.items()}
     for cycle in find_cycles({key: obj.references for key, obj in objects.items()}):
         shown = " -> ".join(f"{folder}/{names[(folder, lower)]}" for folder, lower in cycle)
         sources = sorted({objects[node].source for node in cycle})
         loader.problems.append(f"{sources[0]}: reference cycle {shown} (also in {', '.join(sources[1:]) or 'itself'}); "
                                "ADF objects cannot depend on each other in a circle")
     trigger_states = _trigger_states(loader, objects)
+    identities = _user_assigned_identities(loader, objects)
     if notebooks is not None:
         # Checked in every stage: a git-linked dev factory runs the same pipelines on dev's workspace.
         references = [(f"{obj.source}: {where}", path) for obj in objects.values() if obj.kind is k.PIPELINE
@@ -255,7 +282,7 @@ def load_factory(
         return FactoryFolder((), global_parameters, trigger_states, tuple(loader.ignored))
     order = topological_order({key: obj.references for key, obj in objects.items()})
     return FactoryFolder(tuple(objects[key] for key in order), global_parameters, trigger_states,
-                         tuple(loader.ignored))
+                         tuple(loader.ignored), identities)
 
 
 def _arguments(kind: k.Kind, reshaped: Any) -> dict[str, Any]:
@@ -267,10 +294,13 @@ def _arguments(kind: k.Kind, reshaped: Any) -> dict[str, Any]:
     return {python[wire]: value for wire, value in reshaped.items() if wire in python}
 
 
-def _is_linked_runtime(properties: dict) -> bool:
-    type_properties = properties.get("typeProperties")
-    return (isinstance(properties.get("type"), str) and properties["type"].lower() == "selfhosted"
-            and isinstance(type_properties, dict) and type_properties.get("linkedInfo") is not None)
+def _untyped_problems(properties: dict) -> list[str]:
+    """What can be checked of a kind azure-native has no typed resource for (a managed virtual network)."""
+    problems = []
+    for key, value in properties.items():
+        if key == "preventDataExfiltration" and not isinstance(value, bool):
+            problems.append(f"properties.preventDataExfiltration: true or false, got {described(value)}")
+    return problems
 
 
 def _owned_file(loader: _Loader, file: ObjectFile, service: OwnedLinkedService) -> None:
@@ -294,11 +324,13 @@ def _marked(properties: dict) -> bool:
 
 
 def _check_databricks_cluster(loader: _Loader, source: str, properties: Any) -> None:
-    if not isinstance(properties, dict) or properties.get("type") != "AzureDatabricks":
+    """``properties`` as the file has them (typeProperties nested)."""
+    if not isinstance(properties, dict) or str(properties.get("type", "")).lower() != "azuredatabricks":
         return
     if loader.config.data_factory_allow_job_clusters:
         return
-    if properties.get("instancePoolId") is None and properties.get("existingClusterId") is None:
+    settings = properties.get("typeProperties") if isinstance(properties.get("typeProperties"), dict) else {}
+    if not any(_is_given(settings.get(key)) for key in ("instancePoolId", "existingClusterId")):
         loader.problems.append(
             f"{source}: properties.typeProperties: an AzureDatabricks linked service without instancePoolId or "
             "existingClusterId starts a new job cluster for every activity (4-5 minutes each); set instancePoolId "
@@ -307,11 +339,20 @@ def _check_databricks_cluster(loader: _Loader, source: str, properties: Any) -> 
         )
 
 
+def _is_given(value: Any) -> bool:
+    """A pool or cluster id: a non-empty literal, or an expression or Key Vault reference (an object)."""
+    if isinstance(value, str):
+        return value.strip() != ""
+    if isinstance(value, dict):
+        return _is_given(value.get("value")) if value.get("type") == "Expression" else bool(value)
+    return value is not None
+
+
 def _check_references(loader: _Loader, objects: Mapping[ObjectKey, FactoryObject],
                       reference_paths: Mapping[ObjectKey, list[Reference]], names: Mapping[ObjectKey, str]) -> None:
     for key, references in reference_paths.items():
         for reference in references:
-            if reference.key in objects:
+            if reference.key in objects or reference.key in k.BUILT_IN:
                 continue
             candidates = [names[other] for other in objects if other[0] == reference.kind.folder]
             close = difflib.get_close_matches(reference.name, candidates, n=1)
@@ -348,7 +389,74 @@ def _factory_file(loader: _Loader, paths: list[Path], used: set[str]) -> tuple[d
     shape = object_fields(datafactory.FactoryArgs)["globalParameters"]
     checked = checker.check(parameters, shape, "properties.globalParameters")
     loader.problems += [f"{file.source}: {problem}" for problem in checker.problems]
+    # Global parameters travel with the factory's own (typed) resource: there is no as-written way round it.
+    loader.problems += [f"{file.source}: {problem}; the factory resource cannot publish it"
+                        for problem in checker.inexpressible]
+    if isinstance(checked, dict):
+        loader.problems += [f"{file.source}: {problem}" for problem in _global_parameter_problems(checked)]
     return checked, name
+
+
+# ADF's global parameter types (written in any case) and what a literal value of each must be.
+_GLOBAL_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,), "int": (int,), "float": (int, float), "bool": (bool,), "array": (list,), "object": (dict,),
+}
+
+
+def _global_parameter_problems(parameters: Mapping[str, Any]) -> list[str]:
+    problems = []
+    for name, parameter in parameters.items():
+        if not isinstance(parameter, dict):
+            continue  # the SDK check above reported it
+        where = f"properties.globalParameters.{name}"
+        kind, value = parameter.get("type"), parameter.get("value")
+        if not isinstance(kind, str) or kind.lower() not in _GLOBAL_TYPES:
+            problems.append(f"{where}.type: must be one of String, Int, Float, Bool, Array, Object, got {shown(kind)}")
+            continue
+        allowed = _GLOBAL_TYPES[kind.lower()]
+        literal = not isinstance(value, Template)  # a placeholder's value is known only at deployment
+        wrong_bool = isinstance(value, bool) and bool not in allowed
+        if literal and value is not None and (not isinstance(value, allowed) or wrong_bool):
+            problems.append(f"{where}.value: a {kind} parameter needs {_GLOBAL_WORDS[kind.lower()]}, "
+                            f"got {described(value)}")
+    return problems
+
+
+_GLOBAL_WORDS = {"string": "a string", "int": "a whole number", "float": "a number", "bool": "true or false",
+                 "array": "a list", "object": "an object"}
+
+
+# /subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.ManagedIdentity/userAssignedIdentities/<name>
+_IDENTITY_ID = re.compile(r"/subscriptions/[^/\s]+/resourceGroups/[^/\s]+/providers/"
+                          r"Microsoft\.ManagedIdentity/userAssignedIdentities/[^/\s]+", re.IGNORECASE)
+
+
+def _user_assigned_identities(loader: _Loader, objects: Mapping[ObjectKey, FactoryObject]) -> tuple[str, ...]:
+    found = set()
+    for obj in objects.values():
+        properties = obj.arguments.get("properties")
+        if obj.kind is not k.CREDENTIAL or not isinstance(properties, dict):
+            continue
+        if str(properties.get("type", "")).lower() != "managedidentity":
+            continue
+        # Typed: typeProperties flattened into properties; as written: nested as in the file.
+        settings = properties.get("typeProperties") if obj.as_written else properties
+        resource_id = settings.get("resourceId") if isinstance(settings, dict) else None
+        if resource_id is None:
+            continue  # the factory's own (system-assigned) identity
+        if not isinstance(resource_id, str) or not _IDENTITY_ID.fullmatch(resource_id):
+            loader.problems.append(
+                f"{obj.source}: properties.typeProperties.resourceId: the ARM id of a user-assigned identity "
+                "(/subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.ManagedIdentity/"
+                f"userAssignedIdentities/<name>), the same in every stage or set per stage by an override; got "
+                f"{described(resource_id)}")
+            continue
+        found.add(resource_id)
+    # ARM ids ignore case: one identity however it is written, kept in one (deterministic) spelling.
+    spelling: dict[str, str] = {}
+    for resource_id in sorted(found):
+        spelling.setdefault(resource_id.lower(), resource_id)
+    return tuple(sorted(spelling.values(), key=str.lower))
 
 
 def _trigger_states(loader: _Loader, objects: Mapping[ObjectKey, FactoryObject]) -> dict[str, str]:
@@ -363,4 +471,12 @@ def _trigger_states(loader: _Loader, objects: Mapping[ObjectKey, FactoryObject])
         hint = f"did you mean {close[0]!r}?" if close else f"triggers: {', '.join(sorted(triggers.values())) or 'none'}"
         loader.problems.append(f"{loader.config_source}:dataFactoryTriggerStates[{name}]: no trigger named "
                                f"{name!r} in factory/trigger/; {hint}")
+    for obj in objects.values():
+        runs_a_pipeline = any(reference[0] == k.PIPELINE.folder for reference in obj.references)
+        if obj.kind is k.TRIGGER and states[obj.name] == "Started" and not runs_a_pipeline:
+            # ADF Studio saves such a trigger, but ADF refuses to start it: say so now, not at `pulumi up`.
+            loader.problems.append(
+                f"{obj.source}: the trigger runs no pipeline, so ADF cannot start it, and this stage wants it "
+                f"started; add a pipeline to it, or set {loader.config_source}:dataFactoryTriggerStates "
+                f"{{{obj.name}: Stopped}}")
     return dict(sorted(states.items()))

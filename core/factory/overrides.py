@@ -126,8 +126,11 @@ _STEP = re.compile(r"\.?([^.\[\]]+)|\[([^\]]*)\]")
 def parse_path(path: str) -> tuple[str, list[str | tuple[str]]]:
     """``(mode, steps)``: mode ``=``, ``+`` or ``-``; a step is a key, or a 1-tuple holding a bracket's text."""
     mode = "="
-    if path[:1] in "+-":
+    if path[:1] and path[:1] in "+-":
         mode, path = path[0], path[1:]
+    if not path:
+        raise OverrideError("the path is empty; write e.g. typeProperties.url, activities[0].name or "
+                            "activities[Copy sales].policy.retry")
     steps: list[str | tuple[str]] = []
     position = 0
     while position < len(path):

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from core.factory.kinds import BY_REFERENCE_TYPE, EXTERNAL_REFERENCE_TYPES, REFUSED_REFERENCE_TYPES, Kind
+from core.factory.kinds import BY_REFERENCE_TYPE, EXTERNAL_REFERENCE_TYPES, Kind
 
 ObjectKey = tuple[str, str]
 """(kind folder, lower-cased name): ADF names are case-insensitive within a kind."""
@@ -64,10 +64,6 @@ def find_references(document: Any, path: str) -> tuple[list[Reference], list[str
     def _visit(value: dict, kind_name: str, where: str) -> None:
         name = value["referenceName"]
         if kind_name in EXTERNAL_REFERENCE_TYPES or is_expression(name):
-            return
-        if kind_name in REFUSED_REFERENCE_TYPES:
-            problems.append(f"{where}: refers to the {REFUSED_REFERENCE_TYPES[kind_name]} {name!r}, which "
-                            "azure-native cannot publish (no ManagedVirtualNetwork resource)")
             return
         kind = BY_REFERENCE_TYPE.get(kind_name)
         if kind is None:

@@ -25,7 +25,7 @@ import functools
 import inspect
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -156,7 +156,8 @@ def join(path: str, key: str | int) -> str:
 def resource_args_class(kind: Kind) -> type:
     from pulumi_azure_native import datafactory
 
-    return getattr(datafactory, f"{kind.resource}Args")
+    # Where an input type has the resource's name, azure-native calls the resource's own arguments *InitArgs.
+    return getattr(datafactory, f"{kind.resource}InitArgs", None) or getattr(datafactory, f"{kind.resource}Args")
 
 
 @functools.cache
@@ -175,7 +176,7 @@ def _base_keys_by_class() -> Mapping[type, frozenset[str]]:
 
     found: dict[type, frozenset[str]] = {}
     for kind in KINDS:
-        if not kind.flat:
+        if kind.typed and not kind.flat:
             for member in object_fields(resource_args_class(kind))["properties"].members:
                 found[member] = kind.base_keys
     activities = object_fields(resource_args_class(PIPELINE))["activities"].item
@@ -185,10 +186,16 @@ def _base_keys_by_class() -> Mapping[type, frozenset[str]]:
 
 
 class Checker:
-    """Checks one document against a Shape, collecting problems as ``<path>: <what is wrong>``."""
+    """Checks one document against a Shape, collecting problems as ``<path>: <what is wrong>``.
+
+    ``inexpressible``: what the document holds that the typed azure-native resource cannot carry as written (a
+    property or type newer than the pinned SDK, a property its flattening would collide with): no mistake of
+    the file's, but the object must then be published as written through ARM's generic resource.
+    """
 
     def __init__(self) -> None:
         self.problems: list[str] = []
+        self.inexpressible: list[str] = []
 
     def check(self, value: Any, shape: Shape, path: str) -> Any:
         if value is None or shape.kind == "any":
@@ -240,10 +247,15 @@ class Checker:
             return value
         found = index.get(tag.lower())
         if found is None:
-            close = difflib.get_close_matches(tag, [spelling for spelling, _ in index.values()], n=3)
-            hint = f"did you mean {', '.join(map(repr, close))}?" if close else f"known: {_examples(index)}"
-            self.problems.append(f"{join(path, key)}: unknown type {tag!r} here, azure-native could not publish "
-                                 f"it as written; {hint}")
+            spellings = [spelling for spelling, _ in index.values()]
+            typo = likely_typo(tag, spellings)
+            if typo is not None:
+                self.problems.append(f"{join(path, key)}: unknown type {tag!r} here; did you mean {typo!r}?{_TYPO}")
+            else:
+                close = difflib.get_close_matches(tag, spellings, n=3)
+                hint = f"close: {', '.join(map(repr, close))}" if close else f"known: {_examples(index)}"
+                self.inexpressible.append(f"{join(path, key)}: type {tag!r} is not one azure-native's typed "
+                                          f"resource knows here ({hint})")
             return value
         return self._object(value, found[1], path, {})
 
@@ -269,8 +281,13 @@ class Checker:
             where = origin.get(key, join(path, key))
             name = key if key in fields else _same_but_case(key, fields)
             if name is None:
-                self.problems.append(f"{where}: unknown property for {display(args_class.__name__)}; azure-native "
-                                     f"would drop it{field_suggestion(key, fields)}")
+                typo = likely_typo(key, fields)
+                if typo is not None:
+                    self.problems.append(f"{where}: unknown property for {display(args_class.__name__)}; did you "
+                                         f"mean {typo!r}?{_TYPO}")
+                else:
+                    self.inexpressible.append(f"{where}: a property azure-native's {display(args_class.__name__)} "
+                                              f"does not know{field_suggestion(key, fields)}")
                 continue
             if name in result:
                 self.problems.append(f"{where}: given twice, as {name!r} and as {key!r}; keep one")
@@ -294,11 +311,11 @@ class Checker:
         base = _base_keys_by_class().get(args_class, frozenset()) if container == "typeProperties" else frozenset()
         for key, item in nested.items():
             if key in merged or key in base:
-                # Both levels would be one SDK argument: one of them could not be sent.
-                self.problems.append(
-                    f"{join(where, key)}: azure-native cannot publish this property: it flattens {container} into "
-                    f"the object, where {key!r} is {display(args_class.__name__)}'s own {join(path, key)} "
-                    f"(pulumi/pulumi-azure-native#2006)" + (_SCHEMA_HINT if key == "schema" else "")
+                # Both levels would be one SDK argument: the typed resource cannot send both.
+                self.inexpressible.append(
+                    f"{join(where, key)}: azure-native's typed resource flattens {container} into the object, "
+                    f"where {key!r} is {display(args_class.__name__)}'s own {join(path, key)} "
+                    "(pulumi/pulumi-azure-native#2006)"
                 )
                 continue
             merged[key] = item
@@ -312,7 +329,24 @@ class Checker:
 # Containers azure-native flattens into their object (x-ms-client-flatten in ADF's API): typeProperties of
 # every object that has them, and properties of a few nested types (Change Data Capture's mapper tables).
 _FLATTENED = ("typeProperties", "properties")
-_SCHEMA_HINT = "; give a table's schema with its name instead, e.g. typeProperties.tableName 'dbo.Customers'"
+
+
+# Why a near miss is an error while any other unknown name is published as written.
+_TYPO = (" (a name the pinned azure-native does not know is published as written, but one this close to a "
+         "known name is taken for a typo)")
+
+
+def likely_typo(name: Any, known: Iterable[str]) -> str | None:
+    """The known name ``name`` is most likely a misspelling of, or None when it looks like a name of its own.
+
+    A near miss (one or two letters off) is a typo; a known name with something added (``SnowflakeV2`` beside
+    ``Snowflake``) is a newer name, as ADF adds them.
+    """
+    if not isinstance(name, str) or len(name) > 200:
+        return None
+    candidates = [other for other in known if not name.lower().startswith(other.lower())]
+    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.85)
+    return close[0] if close else None
 
 
 def _same_but_case(key: str, fields: Mapping[str, Shape]) -> str | None:

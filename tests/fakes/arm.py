@@ -3,9 +3,10 @@
 Routes live in a table: `FakeArm.route(method, template, name, handler)` adds one, where the template is an
 ARM path with `{placeholders}` (matched case-insensitively, as ARM matches) and the handler gets the request,
 the placeholders and the factory they name. This module serves pipeline runs — `pipelines/createRun`,
-`pipelineruns/{runId}` (get), `pipelineruns/{runId}/cancel`, `pipelineruns/{runId}/queryActivityruns` — from
-scripted state sequences; Data Factory triggers (get/createOrUpdate/delete/start/stop, with ADF's rules) and
-pipeline definitions are served by `tests.fakes.arm_triggers`, registered the same way (`FakeArm.triggers`).
+`pipelineruns/{runId}` (get), `pipelineruns/{runId}/cancel`, `pipelineruns/{runId}/queryActivityruns`,
+`queryPipelineRuns` (filters on PipelineName and Status) — from scripted state sequences; Data Factory
+triggers (get/createOrUpdate/delete/start/stop, with ADF's rules) and pipeline definitions are served by
+`tests.fakes.arm_triggers`, registered the same way (`FakeArm.triggers`).
 
 Authentication is ARM's: a bearer token the fake Entra issued for the management audience, else 401
 InvalidAuthenticationToken. Every request must carry `api-version=2018-06-01`. Faults are queued per route
@@ -74,6 +75,10 @@ class FakePipelineRun:
     started: str
     reads: int = 0
     cancelled: bool = False
+    invoked_by: str = "Manual"
+    """invokedBy.invokedByType: Manual for createRun, ScheduleTrigger and the like for triggers."""
+    unlisted_queries: int = 0
+    """How many more queryPipelineRuns answers leave this run out (ADF lists a new run moments after)."""
 
     def current(self) -> PipelineStep:
         if self.cancelled:
@@ -131,6 +136,9 @@ class FakeArm:
         self.requests: list[ArmRequest] = []
         self.faults = Faults()
         self.activity_page_size = 100
+        self.pipeline_run_page_size = 100
+        self.listing_lag = 0
+        """queryPipelineRuns answers that leave out each run createRun starts from now on."""
         self._lock = threading.Lock()
         self._server = LoopbackHttpsServer(self._handle, tls)
         self.route("POST", FACTORY + "/pipelines/{pipeline}/createRun", "createRun", self._create_run)
@@ -138,6 +146,7 @@ class FakeArm:
         self.route("POST", FACTORY + "/pipelineruns/{run}/cancel", "pipelineruns.cancel", self._cancel_run)
         self.route("POST", FACTORY + "/pipelineruns/{run}/queryActivityruns", "queryActivityruns",
                    self._query_activity_runs)
+        self.route("POST", FACTORY + "/queryPipelineRuns", "queryPipelineRuns", self._query_pipeline_runs)
         # Imported here: arm_triggers builds on this module's ArmError and FACTORY.
         from tests.fakes.arm_triggers import TriggerRoutes
 
@@ -237,26 +246,57 @@ class FakeArm:
         if steps is None:
             raise ArmError(404, "PipelineNotFound", f"Pipeline '{params['pipeline']}' not found in the factory.")
         run_id = str(uuid.uuid4())
-        factory.runs[run_id] = FakePipelineRun(run_id, params["pipeline"], list(steps), _now())
+        factory.runs[run_id] = FakePipelineRun(run_id, params["pipeline"], list(steps), _now(),
+                                               unlisted_queries=self.listing_lag)
         return Reply.json(200, {"runId": run_id})
 
     def _get_run(self, request: Request, params: dict[str, str], factory: FakeFactory) -> Reply:
         run = self._run(factory, params["run"])
         run.reads += 1
+        return Reply.json(200, self._run_json(run))
+
+    def _run_json(self, run: FakePipelineRun) -> dict[str, Any]:
         step = run.current()
-        return Reply.json(200, {
+        return {
             "runId": run.run_id,
             "runGroupId": run.run_id,
             "isLatest": True,
             "pipelineName": run.pipeline,
             "parameters": {},
-            "invokedBy": {"name": "Manual", "id": str(uuid.uuid4()), "invokedByType": "Manual"},
+            "invokedBy": {"name": run.invoked_by, "id": str(uuid.uuid4()), "invokedByType": run.invoked_by},
             "runStart": run.started,
             "runEnd": _now() if step.status in ("Succeeded", "Failed", "Cancelled") else None,
             "lastUpdated": _now(),
             "status": step.status,
             "message": step.message,
-        })
+        }
+
+    def _query_pipeline_runs(self, request: Request, params: dict[str, str], factory: FakeFactory) -> Reply:
+        try:
+            body = request.json() or {}
+        except ValueError:
+            body = {}
+        after, before = body.get("lastUpdatedAfter"), body.get("lastUpdatedBefore")
+        if not after or not before:
+            raise ArmError(400, "InvalidRequest", "lastUpdatedAfter and lastUpdatedBefore are required.")
+        runs = [run for run in factory.runs.values() if _parse_time(run.started) <= _parse_time(before)
+                and datetime.now(UTC) >= _parse_time(after)]
+        for run in runs:
+            run.unlisted_queries -= 1
+        runs = [run for run in runs if run.unlisted_queries < 0]
+        for query in body.get("filters") or []:
+            operand, operator, values = query.get("operand"), query.get("operator"), query.get("values") or []
+            field_of = {"PipelineName": lambda run: run.pipeline, "Status": lambda run: run.current().status}
+            if operand not in field_of or operator not in ("Equals", "NotEquals", "In", "NotIn"):
+                raise ArmError(400, "InvalidRequest", f"Filter {operand} {operator} is not supported.")
+            wanted = operator in ("Equals", "In")
+            runs = [run for run in runs if (field_of[operand](run) in values) == wanted]
+        runs.sort(key=lambda run: run.started)
+        start = int(body.get("continuationToken") or 0)
+        page = runs[start : start + self.pipeline_run_page_size]
+        more = start + self.pipeline_run_page_size < len(runs)
+        return Reply.json(200, {"value": [self._run_json(run) for run in page],
+                                "continuationToken": str(start + len(page)) if more else None})
 
     def _cancel_run(self, request: Request, params: dict[str, str], factory: FakeFactory) -> Reply:
         self._run(factory, params["run"]).cancelled = True
@@ -299,6 +339,10 @@ class FakeArm:
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 __all__ = ["API_VERSION", "ActivityStep", "ArmError", "FakeArm", "FakeFactory", "Fault", "PipelineStep", "arm_error"]

@@ -1,8 +1,10 @@
 """A loopback fake of Azure DevOps' pull-request threads API (list, create, update a comment).
 
 It checks the bearer token (the build's System.AccessToken, random per test), the api-version, the paths
-of one organisation/project/repository/pull request, and keeps threads in memory. Faults are queued per
-method and consumed one per request.
+of one organisation/project/repository/pull request, and keeps threads in memory. Like Azure DevOps, it
+keeps thread properties written as {type, value} and answers them as {$type, $value}, names each comment's
+author, and refuses to edit a comment someone else wrote. Faults are queued per method and consumed one per
+request.
 """
 
 from __future__ import annotations
@@ -21,10 +23,15 @@ REPOSITORY = "6f0c8a52-63c1-4d0e-b6a3-71d2a9e0c4f5"
 PULL_REQUEST = "42"
 
 
+BUILD_SERVICE = "Contoso Build Service (contoso)"
+DEFINITION_ID = "17"
+
+
 @dataclass
 class Comment:
     id: int
     content: str
+    author: str = BUILD_SERVICE
     is_deleted: bool = False
 
 
@@ -33,14 +40,16 @@ class Thread:
     id: int
     status: int
     comments: list[Comment] = field(default_factory=list)
+    properties: dict[str, Any] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "status": {1: "active", 4: "closed"}.get(self.status, "unknown"),
             "isDeleted": False,
-            "comments": [{"id": c.id, "content": c.content, "isDeleted": c.is_deleted, "commentType": "text"}
-                         for c in self.comments],
+            "properties": {key: {"$type": "System.String", "$value": value} for key, value in self.properties.items()},
+            "comments": [{"id": c.id, "content": c.content, "isDeleted": c.is_deleted, "commentType": "text",
+                          "author": {"displayName": c.author}} for c in self.comments],
         }
 
 
@@ -69,6 +78,10 @@ class FakeAzureDevOps:
             "SYSTEM_TEAMPROJECTID": PROJECT,
             "BUILD_REPOSITORY_ID": REPOSITORY,
             "SYSTEM_PULLREQUEST_PULLREQUESTID": PULL_REQUEST,
+            "SYSTEM_PULLREQUEST_SOURCECOMMITID": "1" * 40,
+            "BUILD_BUILDID": "100",
+            "SYSTEM_TEAMPROJECT": "Data Platform",
+            "SYSTEM_DEFINITIONID": DEFINITION_ID,
         }
         values.update(overrides)
         return values
@@ -77,11 +90,13 @@ class FakeAzureDevOps:
         with self._lock:
             self._faults[method].extend(replies)
 
-    def add_thread(self, *contents: str, status: int = 1) -> Thread:
-        """A thread someone else wrote (a reviewer), with its comments."""
+    def add_thread(self, *contents: str, status: int = 1, author: str = "Reviewer",
+                   properties: dict[str, Any] | None = None) -> Thread:
+        """A thread someone else wrote (a reviewer, another pipeline), with its comments and properties."""
         with self._lock:
-            thread = Thread(id=len(self.threads) + 1, status=status)
-            thread.comments = [Comment(id=index + 1, content=text) for index, text in enumerate(contents)]
+            thread = Thread(id=len(self.threads) + 1, status=status, properties=dict(properties or {}))
+            thread.comments = [Comment(id=index + 1, content=text, author=author)
+                               for index, text in enumerate(contents)]
             self.threads.append(thread)
             return thread
 
@@ -115,7 +130,9 @@ class FakeAzureDevOps:
         if request.path == base and request.method == "POST":
             body = request.json()
             with self._lock:
-                thread = Thread(id=len(self.threads) + 1, status=body["status"])
+                properties = {key: value["value"] if isinstance(value, dict) else value
+                              for key, value in (body.get("properties") or {}).items()}
+                thread = Thread(id=len(self.threads) + 1, status=body["status"], properties=properties)
                 thread.comments = [Comment(id=1, content=body["comments"][0]["content"])]
                 self.threads.append(thread)
                 return Reply.json(200, thread.as_json())
@@ -127,6 +144,8 @@ class FakeAzureDevOps:
                     comment = next((c for c in thread.comments if str(c.id) == parts[2]), None) if thread else None
                     if comment is None:
                         return Reply.json(404, {"message": "The comment does not exist."})
+                    if comment.author != BUILD_SERVICE:
+                        return Reply.json(403, {"message": "TF401027: You need the Git 'Edit' permission."})
                     comment.content = request.json()["content"]
                     return Reply.json(200, {"id": comment.id, "content": comment.content})
         return Reply.json(404, {"message": f"no route for {request.method} {request.path}"})

@@ -4,6 +4,8 @@ A fault is consumed by one request to its endpoint. With `status` the fake answe
 `Retry-After` if given) instead of serving the request, or after serving it when `process` is set (a
 gateway error after the work was done). `stall` holds the request that many seconds before anything else
 happens — a server that accepted the connection and went silent; a stopped fake releases held requests.
+`drop` closes the connection without a reply (after serving the request when `process` is set): a connection
+lost after the request went out, so the client cannot know whether it was done.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ class Fault:
     trickle: float = 0.0
     """Serve the request, but send the reply one byte every `trickle` seconds: each receive is quick, the
     whole reply takes as long as the server likes (only a deadline on the whole call ends it)."""
+    drop: bool = False
+    """Close the connection without answering (with `process`, after doing the work)."""
 
 
 class Faults:
@@ -58,6 +62,10 @@ class Faults:
             return serve()
         if fault.stall:
             self.released.wait(fault.stall)
+        if fault.drop:
+            if fault.process:
+                serve()
+            return Reply(drop=True)
         if fault.status is None:
             reply = serve()
             reply.trickle = fault.trickle

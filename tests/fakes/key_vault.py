@@ -88,6 +88,8 @@ class FakeKeyVault:
         """GETs of a recovered secret that answer 404 before it is usable (-1: never)."""
         self.delay = 0.0
         """Seconds every reply waits (a stalled vault)."""
+        self.trickle = 0.0
+        """Seconds between the bytes of every reply (a vault answering a byte at a time)."""
         self.challenge_resource: str | None = None
         """A resource the challenge names instead of this vault's own (a vault claiming another cloud)."""
         self.secrets: dict[str, FakeSecret] = {}
@@ -166,6 +168,7 @@ class FakeKeyVault:
         principal, refusal = self._authenticate(request)
         reply = refusal or self._authorize(principal, operation) or self._serve(request, operation, name, version)
         reply.delay = max(reply.delay, self.delay)
+        reply.trickle = max(reply.trickle, self.trickle)
         with self._lock:
             self.requests.append(VaultRequest(request.method, request.path, operation, reply.status, principal))
         return reply

@@ -42,6 +42,8 @@ class Reply:
     trickle: float = 0.0
     """Seconds between bytes: when set, the whole reply (status line, headers, body) goes out one byte at a
     time, each receive well inside any read timeout, so only a deadline on the whole call ends it."""
+    drop: bool = False
+    """Close the connection without sending anything: the client sees the connection lost mid-request."""
 
     @classmethod
     def json(cls, status: int, payload: Any, **headers: str) -> Reply:
@@ -97,6 +99,9 @@ class _Handler(BaseHTTPRequestHandler):
             body=body,
         )
         reply = self.server.handle_request_fn(request)
+        if reply.drop:
+            self.close_connection = True
+            return
         if reply.delay and self.server.stopping.wait(reply.delay):
             self.close_connection = True
             return

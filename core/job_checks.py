@@ -8,6 +8,8 @@ problems as ``<json path>: <what is wrong>``:
 - limits Databricks documents (Jobs API 2.1, clusters, Azure tags), so that `pulumi up` does not fail on
   what the plan could see: name and description lengths, key patterns, tag counts and lengths, numeric
   ranges, notebook parameter size;
+- reserved tags: a job's ``tags`` and its clusters' ``custom_tags`` may carry ``project``, ``stage`` and
+  ``managed-by`` only with the values the program gives every resource of the stage;
 - the clusters a job declares (``declared_clusters``), for these checks and for ``core.job_capacity``.
 """
 
@@ -16,7 +18,7 @@ from __future__ import annotations
 import graphlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -147,6 +149,44 @@ def check_provider_limits(settings: Any) -> list[str]:
                 problems.append(f"{path}.notebook_task.base_parameters: {size:,} bytes as JSON; Databricks "
                                 f"accepts at most {MAX_NOTEBOOK_PARAMETERS_BYTES:,}")
     return problems
+
+
+def check_reserved_tags(settings: Any, reserved: Mapping[str, str]) -> list[str]:
+    """Job tags and cluster custom tags that would override a reserved tag (``reserved``: name → the value the
+    program gives it in this stage). The same name with the same value is fine (the shipped templates write
+    them); another value, or the name in another case or with spaces, is not: Azure compares tag names
+    regardless of case, and a cluster on a pool carries the pool's tags, the reserved ones included."""
+    if not isinstance(settings, dict):
+        return []
+    problems: list[str] = []
+    _reserved_tags(settings.get("tags"), "tags", "the job's \"tags\"", reserved, problems)
+    for declared in declared_clusters(settings):
+        _reserved_tags(declared.spec.get("custom_tags"), f"{declared.path}.custom_tags", "this cluster's custom_tags",
+                       reserved, problems)
+    return problems
+
+
+def _reserved_tags(tags: Any, path: str, where: str, reserved: Mapping[str, str], problems: list[str]) -> None:
+    if not isinstance(tags, dict):
+        return
+    for name, value in tags.items():
+        canonical = name.strip().lower() if isinstance(name, str) else None
+        if canonical not in reserved:
+            continue
+        expected = reserved[canonical]
+        if name == canonical and value == expected:
+            continue
+        tag = f"{path}.{shown(name)}" if name != canonical else f"{path}.{name}"
+        if name != canonical:
+            why = (f"{shown(name)} is the reserved tag {canonical} written differently (Azure compares tag names "
+                   "regardless of case, so the two would clash)")
+        else:
+            why = f"{shown(value)} would override the reserved tag {canonical}"
+        # The stage differs per stack: a template writes it from the context, never as text.
+        exactly = '"stage": {{ stage | tojson }}' if canonical == "stage" else json.dumps({canonical: expected})[1:-1]
+        problems.append(
+            f"{tag}: {why}, which the program sets to {expected!r} on every resource of this stage; remove it from "
+            f"{where} (in the definition or its template), or write it exactly as {exactly}")
 
 
 def _cluster_limits(cluster: Any, path: str, problems: list[str]) -> None:

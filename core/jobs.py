@@ -24,13 +24,15 @@ from typing import Any
 
 import jinja2
 
-from core.errors import UserError, shown, shown_name
+from core.config_rules import reserved_tags
+from core.errors import UserError, described, shown, shown_name
 from core.job_capacity import check_pool_capacity
 from core.job_checks import (
     NAME_RULE,
     POOL_REF_PREFIX,
     check_job_structure,
     check_provider_limits,
+    check_reserved_tags,
     collect_pool_refs,
     text_problem,
 )
@@ -180,6 +182,17 @@ class _TemplateProblem(Exception):
     """Raised by template helpers (``pool()``); reported with the template line that called them."""
 
 
+_NOT_GIVEN = object()
+
+
+def _fail(message: str, got: Any = _NOT_GIVEN) -> None:
+    """``fail("tasks[1].depends_on: a list of task keys", got=task.depends_on)``: a template refuses a definition
+    it cannot render, with the definition's key and what it allows, instead of rendering something wrong."""
+    if got is _NOT_GIVEN:
+        raise _TemplateProblem(str(message))
+    raise _TemplateProblem(f"{message}, got {'null' if got is None else described(got)}")
+
+
 class _Labelled(dict):
     """A dict that names itself when a template asks for a key it lacks ("job.tasks[1] has no key ...")."""
 
@@ -277,6 +290,7 @@ class _Renderer:
             "stage": self.stage,
             "vars": self.variables,
             "pool": self._pool_function(definition),
+            "fail": _fail,
         }
         template_display = self.display(self.templates_dir / template_name, self.templates_dir)
         try:
@@ -293,6 +307,7 @@ class _Renderer:
         settings, setting_problems = check_job_settings(document)
         setting_problems += check_job_structure(settings)
         setting_problems += check_provider_limits(settings)
+        setting_problems += check_reserved_tags(settings, reserved_tags(self.stage))
         setting_problems += check_pool_capacity(settings, self.pool_capacities, self.default_max_concurrent_runs)
         pools: set[str] = set()
         collect_pool_refs(settings, "", self.pool_names, pools, setting_problems)

@@ -393,7 +393,7 @@ def test_unknown_field_without_close_match_lists_allowed_fields(tmp_path):
 @pytest.mark.parametrize(("field", "value", "message"), [
     ("max_retries", '"3"', "tasks[0].max_retries: expected an integer, got string '3'"),
     ("retry_on_timeout", '"yes"', "tasks[0].retry_on_timeout: expected true or false, got string 'yes'"),
-    ("libraries", "{}", "tasks[0].libraries: expected a list, got an object"),
+    ("libraries", "{}", "tasks[0].libraries: expected a list of objects, got an object"),
     ("max_retries", "true", "tasks[0].max_retries: expected an integer, got boolean true"),
 ])
 def test_wrong_type_is_reported_with_json_path(tmp_path, field, value, message):

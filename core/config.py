@@ -300,6 +300,7 @@ class StageConfig(_Model):
             timeout_seconds=self.jobs_timeout_seconds,
             failure_emails=tuple(self.jobs_failure_emails),
             edit_mode=self.jobs_edit_mode,
+            schedule_pause_status=self.job_schedule_pause_status,
         )
 
     @property

@@ -11,7 +11,7 @@ so a rule decides once what an unknown means for it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from pulumi_policy import ResourceValidationArgs, Secret
@@ -140,3 +140,26 @@ def path_text(path: Sequence[str | int]) -> str:
     for step in path:
         text += f"[{step}]" if isinstance(step, int) else (f".{step}" if text else str(step))
     return text
+
+
+def _task_clusters(task: Any, path: tuple) -> Iterator[tuple[tuple, Any]]:
+    if not isinstance(task, dict):
+        return
+    if task.get("newCluster") is not None:
+        yield (*path, "newCluster"), task["newCluster"]
+    # A for-each task runs its nested task on its own cluster settings.
+    yield from _task_clusters(get(task, "forEachTask", "task"), (*path, "forEachTask", "task"))
+
+
+def job_clusters(inputs: dict) -> Iterator[tuple[tuple, Any]]:
+    """Every new-cluster specification of a Databricks job's inputs, with its input path."""
+    if inputs.get("newCluster") is not None:
+        yield ("newCluster",), inputs["newCluster"]
+    declared = inputs.get("jobClusters")
+    for index, job_cluster in enumerate(declared if isinstance(declared, list) else []):
+        cluster = get(job_cluster, "newCluster")
+        if cluster is not None:
+            yield ("jobClusters", index, "newCluster"), cluster
+    tasks = inputs.get("tasks")
+    for index, task in enumerate(tasks if isinstance(tasks, list) else []):
+        yield from _task_clusters(task, ("tasks", index))

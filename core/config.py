@@ -45,7 +45,8 @@ from core.config_rules import (
 from core.errors import UserError, shown, shown_name
 from core.job_settings import JobDefaults
 from core.naming import PREFIX_PATTERN, STAGE_PATTERN
-from core.safe_load import parse_json, read_yaml_document
+from core.safe_json import parse_json
+from core.safe_load import read_yaml_document
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")

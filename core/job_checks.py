@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.errors import shown, shown_name
-from core.safe_load import key_path
+from core.messages import key_path
 
 POOL_REF_PREFIX = "databricks-platform:pool/"
 

@@ -45,7 +45,7 @@ from core.job_files import (
     load_definition,
 )
 from core.job_schema import check_job_settings
-from core.safe_load import parse_json
+from core.safe_json import parse_json
 from core.template_sandbox import BoundedEnvironment, TemplateLimit, TemplateTooComplex
 
 __all__ = ["DEFAULT_TEMPLATE", "DEFINITION_SUFFIXES", "POOL_REF_PREFIX", "RenderedJob", "render_jobs",

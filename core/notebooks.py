@@ -18,7 +18,8 @@ from typing import Any
 
 from core.errors import UserError
 from core.job_checks import NAME_RULE, text_problem
-from core.safe_load import parse_json, shown
+from core.messages import shown
+from core.safe_json import parse_json
 
 # Extension (lower case) -> (language, import format). Jupyter notebooks carry their language in their metadata.
 NOTEBOOK_KINDS: Mapping[str, tuple[str | None, str]] = {
@@ -275,7 +276,7 @@ def _read(path: Path, base: Path, display: str, problems: list[str]) -> bytes | 
 
 
 def _is_jupyter(content: bytes, display: str, problems: list[str]) -> bool:
-    """Read strictly (core.safe_load): no NaN, no duplicate keys, bounded nesting and digits, one problem per
+    """Read strictly (core.safe_json): no NaN, no duplicate keys, bounded nesting and digits, one problem per
     defect naming the file; then the shape of a Jupyter notebook (nbformat 4: a 'cells' list)."""
     found: list[str] = []
     document = parse_json(content.decode("utf-8-sig"), source=display, problems=found)

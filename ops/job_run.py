@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from core.safe_load import shown
+from core.messages import shown
 from ops.outputs import JobTarget
 from ops.watch import Observation, Outcome, StartedRun, one_line
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from clients.identity import authority_hostname
-from core.safe_load import shown, shown_name
+from core.messages import shown, shown_name
 from ops.outputs import PipelineTarget
 from ops.watch import Observation, Outcome, StartedRun, one_line
 

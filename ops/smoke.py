@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from clients.identity import CREDENTIAL_KINDS, CredentialError, DeployerCredential, deployer_credential
-from core.safe_load import shown
+from core.messages import shown
 from ops.outputs import JobTarget, PipelineTarget, job_target, pipeline_target, read_outputs
 from ops.usage import FAILED, USAGE, Parser, UsageError, one_line_problem, positive_seconds
 from ops.watch import GRACE_SECONDS, Reporter, Watch, WatchOptions, one_line

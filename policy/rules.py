@@ -4,7 +4,8 @@ Each rule is a plain function ``(args: ResourceValidationArgs, report_violation)
 holds them as pulumi-policy ``ResourceValidationPolicy`` objects with their enforcement levels. Two callers
 run the very same objects: the pack's entry point (``policy/__main__.py``, run by
 ``pulumi preview --policy-pack policy``) and the offline plan (``python -m offline_plan --stack <s> --policy``).
-Nothing here starts a server; only constructing ``PolicyPack`` does.
+Nothing here starts a server; only constructing ``PolicyPack`` does. The plaintext-secret rule has a module of
+its own (``policy/plaintext_secrets.py``, with what looks like a secret in ``policy/secret_shapes.py``).
 
 Stages: a resource's stage is its stack name, read from its URN. "Outside dev" means a stage not listed in
 the policy's ``devStages`` setting (default ["dev"]); "outside prod" a stage not in ``prodStages``
@@ -25,6 +26,7 @@ from pulumi_policy import (
     Severity,
 )
 
+from policy.plaintext_secrets import validate_no_plaintext_secrets
 from policy.resource_types import (
     DATABRICKS_PAT,
     DATABRICKS_TAG_INPUTS,
@@ -32,16 +34,16 @@ from policy.resource_types import (
     JOB,
     KEY_VAULT,
     LINKED_SERVICE,
-    NOTEBOOK,
     TRIGGER_RUNTIME_STATE,
     WORKSPACE,
     WORKSPACE_CONF,
     azure_takes_tags,
     is_data_factory,
 )
-from policy.secret_shapes import find_plaintext_secrets, notebook_findings
 from policy.values import (
+    KEY_PREFIX,
     UNKNOWN,
+    config_key,
     get,
     inputs_of,
     is_set,
@@ -53,7 +55,6 @@ from policy.values import (
 )
 
 POLICY_PACK_NAME = "databricks-platform-guard-rails"
-KEY_PREFIX = "databricks-platform"  # the project's config namespace in Pulumi.<stage>.yaml
 
 DEFAULT_DEV_STAGES = ["dev"]
 DEFAULT_PROD_STAGES = ["prod"]
@@ -86,10 +87,6 @@ def _is_prod(args: ResourceValidationArgs) -> bool:
     return stage_of(args.urn) in setting(args, "prodStages", DEFAULT_PROD_STAGES)
 
 
-def _key(name: str, args: ResourceValidationArgs) -> str:
-    return f"{KEY_PREFIX}:{name} in {stack_file(args.urn)}"
-
-
 def _named(inputs: dict, key: str, args: ResourceValidationArgs) -> str:
     value = inputs.get(key)
     return repr(value) if isinstance(value, str) and value else repr(args.name)
@@ -112,7 +109,7 @@ def validate_pat_lifetime(args: ResourceValidationArgs, report_violation: Report
         if days is None or days <= 0 or days > cap:
             report_violation(
                 f"The workspace lets new tokens live {workspace_cap} days (maxTokenLifetimeDays), beyond the "
-                f"{cap}-day cap: set {_key('workspaceMaxTokenLifetimeDays', args)} to {cap} or less.", None)
+                f"{cap}-day cap: set {config_key('workspaceMaxTokenLifetimeDays', args)} to {cap} or less.", None)
         return
     if args.resource_type != DATABRICKS_PAT:
         return
@@ -122,10 +119,10 @@ def validate_pat_lifetime(args: ResourceValidationArgs, report_violation: Report
     days = _number(lifetime)
     if days is None or days <= 0:
         report_violation(f"The Databricks PAT has no lifetime, so it would never expire: set "
-                         f"{_key('patLifetimeDays', args)} to a number of days from 1 to {cap}.", None)
+                         f"{config_key('patLifetimeDays', args)} to a number of days from 1 to {cap}.", None)
     elif days > cap:
         report_violation(f"The Databricks PAT would live {days:g} days, longer than the {cap}-day cap: set "
-                         f"{_key('patLifetimeDays', args)} to {cap} or less (it is rotated before it expires).",
+                         f"{config_key('patLifetimeDays', args)} to {cap} or less (it is rotated before it expires).",
                          None)
 
 
@@ -154,8 +151,8 @@ def validate_vault_purge_protection(args: ResourceValidationArgs, report_violati
     report_violation(
         f"Key Vault {_named(inputs, 'vaultName', args)} has no purge protection in stage {_stage(args)}, so a "
         f"deleted secret or vault could be purged before its retention ends: set "
-        f"{_key('keyVaultPurgeProtection', args)} to true. Only dev stages may leave it off; once on, it stays on.",
-        None)
+        f"{config_key('keyVaultPurgeProtection', args)} to true. Only dev stages may leave it off; once on, it stays "
+        "on.", None)
 
 
 def validate_workspace_no_public_ip(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
@@ -168,7 +165,7 @@ def validate_workspace_no_public_ip(args: ResourceValidationArgs, report_violati
         return
     report_violation(
         f"Databricks workspace {_named(inputs, 'workspaceName', args)} would give its cluster nodes public IP "
-        f"addresses: set {_key('workspaceNoPublicIp', args)} to true (secure cluster connectivity).", None)
+        f"addresses: set {config_key('workspaceNoPublicIp', args)} to true (secure cluster connectivity).", None)
 
 
 def validate_compute_on_pools(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
@@ -182,8 +179,8 @@ def validate_compute_on_pools(args: ResourceValidationArgs, report_violation: Re
                 f"Job {_named(inputs, 'name', args)}: the cluster at {path_text(path)} is not on an instance pool, "
                 "so every run waits for new VMs: give its new_cluster an instance_pool_id (in the job's template: "
                 '"instance_pool_id": {{ pool() | tojson }}, the pool named by the definition\'s pool: or by '
-                f"{_key('jobsDefaultPool', args)}), or run the task on an existing cluster (existing_cluster_id).",
-                None)
+                f"{config_key('jobsDefaultPool', args)}), or run the task on an existing cluster "
+                "(existing_cluster_id).", None)
     elif args.resource_type == LINKED_SERVICE or (is_data_factory(args.resource_type, inputs)
                                                   and str(inputs.get("resourceType")).lower() == "linkedservices"):
         properties = inputs.get("properties")
@@ -212,7 +209,7 @@ def validate_pools_idle_at_zero(args: ResourceValidationArgs, report_violation: 
     pool = inputs.get("instancePoolName") if isinstance(inputs.get("instancePoolName"), str) else args.name
     report_violation(
         f"Instance pool {pool!r} would keep {idle:g} idle instance(s) running in stage {_stage(args)}, billed "
-        f"around the clock: set minIdle: 0 for pool {pool!r} under {_key('instancePools', args)}. Only prod "
+        f"around the clock: set minIdle: 0 for pool {pool!r} under {config_key('instancePools', args)}. Only prod "
         "stages keep warm pools.", None)
 
 
@@ -237,8 +234,8 @@ def validate_job_schedules_paused(args: ResourceValidationArgs, report_violation
         given = f"pause_status {status}" if isinstance(status, str) and status else "no pause_status: UNPAUSED"
         report_violation(
             f"Job {_named(inputs, 'name', args)}: its {what} would run in stage {_stage(args)} ({given}): set "
-            f"{_key('jobSchedulePauseStatus', args)} to PAUSED; if it is PAUSED already, the job's template writes "
-            f"its own {field}.pause_status: remove it there (the stage's value is then used) or write "
+            f"{config_key('jobSchedulePauseStatus', args)} to PAUSED; if it is PAUSED already, the job's template "
+            f"writes its own {field}.pause_status: remove it there (the stage's value is then used) or write "
             "{{ vars.schedule_pause_status | tojson }}.", None)
 
 
@@ -294,7 +291,7 @@ def validate_reserved_tags(args: ResourceValidationArgs, report_violation: Repor
         if args.resource_type == JOB:
             fix = 'add them to the "tags" of the template that renders the job (its definition\'s template:)'
         else:
-            fix = (f"set them in {_key('tags', args)}; the program puts the stack's tags on every resource it "
+            fix = (f"set them in {config_key('tags', args)}; the program puts the stack's tags on every resource it "
                    "declares")
         report_violation(f"{what} lacks the tag(s) {', '.join(own)} the policy requires (requiredTags) in "
                          f"{tag_input}: {fix}.", None)
@@ -316,34 +313,6 @@ def validate_reserved_tags(args: ResourceValidationArgs, report_violation: Repor
             fix = ("the program tags every resource with its stack's stage, and no stack setting can change it: the "
                    "code that declares this resource passes other tags; pass the stage's tags (StageConfig.all_tags)")
         report_violation(f"{what} is tagged stage={tagged!r} in {place} but belongs to stage {stage!r}: {fix}.", None)
-
-
-def _secret_fix(args: ResourceValidationArgs, path: tuple) -> str:
-    if path and path[0] in ("tags", "customTags"):
-        return f"remove it from {_key('tags', args)}; tags are never secret"
-    if args.resource_type == JOB:
-        return ("keep it in a secret scope and pass a Databricks secret reference, {{secrets/<scope>/<key>}}, "
-                "in the job definition")
-    if is_data_factory(args.resource_type, inputs_of(args)):
-        return "keep it in the stage's Key Vault and use an AzureKeyVaultSecret reference through its linked service"
-    return "keep it in the stage's Key Vault and read it from there at run time"
-
-
-def validate_no_plaintext_secrets(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    """No input holds what looks like a credential in plain text (Key Vault secret values excepted), a deployed
-    notebook's text included."""
-    inputs = inputs_of(args)
-    if args.resource_type == NOTEBOOK:
-        for line, kind in notebook_findings(inputs.get("source")):
-            report_violation(
-                f"{inputs['source']} line {line} holds what looks like {kind} in plain text, uploaded to the "
-                f"workspace as notebook {inputs.get('path', args.name)!r}: read it at run time instead, from a "
-                "Databricks secret scope (dbutils.secrets.get) or Key Vault, and revoke the exposed one.", None)
-    for finding in find_plaintext_secrets(inputs, resource_type=args.resource_type):
-        report_violation(
-            f"{path_text(finding.path)} of {args.resource_type.rsplit(':', 1)[-1]} {args.name!r} holds what looks "
-            f"like {finding.kind} in plain text, readable in the plan, the state and the portal: "
-            f"{_secret_fix(args, finding.path)}.", None)
 
 
 # Enforcement levels. Mandatory where a violation is a security exposure or breaks the platform's contract

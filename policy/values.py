@@ -30,6 +30,8 @@ from pulumi_policy.proxy import (
 PLAN_COMPUTED = "<computed>"
 PLAN_SECRET = "[secret]"
 
+KEY_PREFIX = "databricks-platform"  # the project's config namespace in Pulumi.<stage>.yaml
+
 _UNKNOWN_SENTINELS = frozenset({
     UNKNOWN_ARCHIVE_VALUE, UNKNOWN_ARRAY_VALUE, UNKNOWN_ASSET_VALUE, UNKNOWN_BOOLEAN_VALUE,
     UNKNOWN_NUMBER_VALUE, UNKNOWN_OBJECT_VALUE, UNKNOWN_STRING_VALUE, PLAN_COMPUTED,
@@ -121,6 +123,11 @@ def stack_file(urn: str) -> str:
     """The stack file a user edits for this resource's stage, e.g. ``Pulumi.test.yaml``."""
     stage = stage_of(urn)
     return f"Pulumi.{stage}.yaml" if stage else "Pulumi.<stage>.yaml"
+
+
+def config_key(name: str, args: ResourceValidationArgs) -> str:
+    """How a violation names the stack setting that fixes it: ``databricks-platform:<name> in Pulumi.<stage>.yaml``."""
+    return f"{KEY_PREFIX}:{name} in {stack_file(args.urn)}"
 
 
 def setting(args: Any, key: str, default: Any) -> Any:

@@ -33,13 +33,20 @@ from pydantic.alias_generators import to_camel
 
 from core.config_checks import cross_key_problems
 from core.config_namespaces import foreign_key_problem
-from core.config_rules import checked_ip_ranges, checked_tags, https_url, ip_range, text_without_controls
+from core.config_rules import (
+    PROJECT,
+    checked_ip_ranges,
+    checked_tags,
+    https_url,
+    ip_range,
+    reserved_tags,
+    text_without_controls,
+)
 from core.errors import UserError, shown, shown_name
 from core.job_settings import JobDefaults
 from core.naming import PREFIX_PATTERN, STAGE_PATTERN
-from core.safe_load import parse_json, read_yaml_document
-
-PROJECT = "databricks-platform"
+from core.safe_json import parse_json
+from core.safe_load import read_yaml_document
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -294,6 +301,7 @@ class StageConfig(_Model):
             timeout_seconds=self.jobs_timeout_seconds,
             failure_emails=tuple(self.jobs_failure_emails),
             edit_mode=self.jobs_edit_mode,
+            schedule_pause_status=self.job_schedule_pause_status,
         )
 
     @property
@@ -314,7 +322,7 @@ class StageConfig(_Model):
     @property
     def all_tags(self) -> dict[str, str]:
         """Tags put on every resource: the stage's identity first, then the stack's own tags."""
-        return {"project": PROJECT, "stage": self.stage, "managed-by": "pulumi", **self.tags}
+        return {**reserved_tags(self.stage), **self.tags}
 
 
 def config_keys() -> dict[str, str]:

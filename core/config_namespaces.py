@@ -16,7 +16,7 @@ import re
 from collections.abc import Collection
 from pathlib import Path
 
-from core.safe_load import shown_name
+from core.messages import shown_name
 
 # Providers whose default instance reads stack config, by namespace → Python package.
 PROVIDER_PACKAGES = {"azure-native": "pulumi_azure_native", "databricks": "pulumi_databricks"}

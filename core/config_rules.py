@@ -14,9 +14,15 @@ from core.errors import shown
 
 # Control characters (a trailing newline!) and unpaired surrogates are never part of a setting.
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+PROJECT = "databricks-platform"  # the Pulumi project: its config namespace and its `project` tag
 # Tags the program puts on every resource; a stack's tags may not override them (Azure compares tag
-# names case-insensitively, so neither may `Stage`).
+# names case-insensitively, so neither may `Stage`), nor may a job's tags or its clusters' custom tags.
 RESERVED_TAGS = ("project", "stage", "managed-by")
+
+
+def reserved_tags(stage: str) -> dict[str, str]:
+    """The reserved tags with the values the program gives them in ``stage``."""
+    return {"project": PROJECT, "stage": stage, "managed-by": "pulumi"}
 # Azure: 50 tags per resource, names 1-512 characters without <>%&\?/ and not starting with azure,
 # microsoft or windows, values up to 256. Databricks pools and clusters take at most 45 custom tags, and
 # pools carry all of the stage's tags, so 45 is the cap (the reserved tags included).

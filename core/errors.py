@@ -12,8 +12,8 @@ from typing import Any
 
 from pulumi.errors import RunError
 
-# Re-exported: every message that echoes a value uses them (core/safe_load.py has no imports from core).
-from core.safe_load import SHOWN_CHARACTERS, shown, shown_name  # noqa: F401
+# Re-exported: every message that echoes a value uses them (core/messages.py has no imports from core).
+from core.messages import SHOWN_CHARACTERS, shown, shown_name  # noqa: F401
 
 
 class UserError(RunError):

@@ -8,8 +8,9 @@ problems as ``<json path>: <what is wrong>``:
 - limits Databricks documents (Jobs API 2.1, clusters, Azure tags), so that `pulumi up` does not fail on
   what the plan could see: name and description lengths, key patterns, tag counts and lengths, numeric
   ranges, notebook parameter size;
-- pool capacity: a job cluster whose workers (and driver, on the same pool) exceed the pool's
-  ``maxCapacity`` deploys fine and then fails every run.
+- reserved tags: a job's ``tags`` and its clusters' ``custom_tags`` may carry ``project``, ``stage`` and
+  ``managed-by`` only with the values the program gives every resource of the stage;
+- the clusters a job declares (``declared_clusters``), for these checks and for ``core.job_capacity``.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ import graphlib
 import json
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from core.errors import shown, shown_name
-from core.safe_load import key_path
+from core.messages import key_path
 
 POOL_REF_PREFIX = "databricks-platform:pool/"
 
@@ -39,13 +41,30 @@ PARAMETER_NAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]+")
 _TAG_NAME_FORBIDDEN = set('<>%&\\?/')
 
 
+def text_problem(text: str) -> str | None:
+    """Why a name someone must type or find (a job, a parameter, a notebook path part) is unusable, or None:
+    a control or invisible character (a newline, a tab, NUL, a zero-width space), or white space at either
+    end, which makes it look like another name that differs only in what cannot be seen."""
+    if not text.isprintable():
+        return "holds a control or invisible character"
+    if text != text.strip():
+        return "begins or ends with white space"
+    return None
+
+
+NAME_RULE = "printable text without white space at either end (spaces inside are fine)"
+
+
 def check_job_structure(settings: Any) -> list[str]:
     """A job needs a name and tasks; task/cluster keys must be unique and line up; no dependency cycle."""
     if not isinstance(settings, dict):
         return []
     problems = []
-    if not isinstance(settings.get("name"), str) or not settings["name"].strip():
+    name = settings.get("name")
+    if not isinstance(name, str) or not name.strip():
         problems.append("name: required: a non-empty job name")
+    elif text_problem(name):
+        problems.append(f"name: {shown(name)} {text_problem(name)}; a job name is {NAME_RULE}")
     tasks = _dicts(settings.get("tasks"))
     if not settings.get("tasks"):
         problems.append("tasks: a job needs at least one task")
@@ -120,12 +139,54 @@ def check_provider_limits(settings: Any) -> list[str]:
         _cluster_limits(task.get("new_cluster"), f"{path}.new_cluster", problems)
         notebook = task.get("notebook_task")
         parameters = notebook.get("base_parameters") if isinstance(notebook, dict) else None
+        for name in parameters if isinstance(parameters, dict) else ():
+            if isinstance(name, str) and (not name or text_problem(name)):
+                problems.append(f"{path}.notebook_task.base_parameters: parameter name {shown(name)} "
+                                f"{text_problem(name) or 'is empty'}; a parameter name is {NAME_RULE}")
         if isinstance(parameters, dict):
             size = len(json.dumps(parameters, ensure_ascii=False).encode("utf-8", "surrogatepass"))
             if size > MAX_NOTEBOOK_PARAMETERS_BYTES:
                 problems.append(f"{path}.notebook_task.base_parameters: {size:,} bytes as JSON; Databricks "
                                 f"accepts at most {MAX_NOTEBOOK_PARAMETERS_BYTES:,}")
     return problems
+
+
+def check_reserved_tags(settings: Any, reserved: Mapping[str, str]) -> list[str]:
+    """Job tags and cluster custom tags that would override a reserved tag (``reserved``: name → the value the
+    program gives it in this stage). The same name with the same value is fine (the shipped templates write
+    them); another value, or the name in another case or with spaces, is not: Azure compares tag names
+    regardless of case, and a cluster on a pool carries the pool's tags, the reserved ones included."""
+    if not isinstance(settings, dict):
+        return []
+    problems: list[str] = []
+    _reserved_tags(settings.get("tags"), "tags", "the job's \"tags\"", reserved, problems)
+    for declared in declared_clusters(settings):
+        _reserved_tags(declared.spec.get("custom_tags"), f"{declared.path}.custom_tags", "this cluster's custom_tags",
+                       reserved, problems)
+    return problems
+
+
+def _reserved_tags(tags: Any, path: str, where: str, reserved: Mapping[str, str], problems: list[str]) -> None:
+    if not isinstance(tags, dict):
+        return
+    for name, value in tags.items():
+        canonical = name.strip().lower() if isinstance(name, str) else None
+        if canonical not in reserved:
+            continue
+        expected = reserved[canonical]
+        if name == canonical and value == expected:
+            continue
+        tag = f"{path}.{shown(name)}" if name != canonical else f"{path}.{name}"
+        if name != canonical:
+            why = (f"{shown(name)} is the reserved tag {canonical} written differently (Azure compares tag names "
+                   "regardless of case, so the two would clash)")
+        else:
+            why = f"{shown(value)} would override the reserved tag {canonical}"
+        # The stage differs per stack: a template writes it from the context, never as text.
+        exactly = '"stage": {{ stage | tojson }}' if canonical == "stage" else json.dumps({canonical: expected})[1:-1]
+        problems.append(
+            f"{tag}: {why}, which the program sets to {expected!r} on every resource of this stage; remove it from "
+            f"{where} (in the definition or its template), or write it exactly as {exactly}")
 
 
 def _cluster_limits(cluster: Any, path: str, problems: list[str]) -> None:
@@ -190,48 +251,47 @@ def _join(path: str, field: str) -> str:
     return f"{path}.{field}" if path else field
 
 
-def check_pool_capacity(settings: Any, capacities: Mapping[str, int]) -> list[str]:
-    """Clusters that need more instances than their pool's maxCapacity: they never start."""
-    problems = []
-    for path, cluster in _clusters(settings):
-        workers_pool = _pool_name(cluster.get("instance_pool_id"))
-        if workers_pool not in capacities:
-            continue  # not on a pool of this stage (unknown pools are reported elsewhere)
-        autoscale = cluster.get("autoscale")
-        if isinstance(autoscale, dict):
-            workers, how = autoscale.get("max_workers"), "autoscale.max_workers"
-        else:
-            workers, how = cluster.get("num_workers", 0), "num_workers"
-        if not _is_int(workers) or workers < 0:
-            continue
-        driver_pool = _pool_name(cluster.get("driver_instance_pool_id")) \
-            if cluster.get("driver_instance_pool_id") is not None else workers_pool
-        # Without driver_instance_pool_id, Databricks takes the driver from the workers' pool too.
-        driver = 1 if driver_pool == workers_pool else 0
-        needed = workers + driver
-        if needed > capacities[workers_pool]:
-            what = f"{workers} workers ({how})" + (" + the driver" if driver else "")
-            problems.append(
-                f"{path}: needs {needed} instances of pool {workers_pool!r} ({what}), but the pool's maxCapacity "
-                f"is {capacities[workers_pool]}: every run would fail to start the cluster; lower the workers or "
-                "raise maxCapacity in instancePools")
-    return problems
+@dataclass(frozen=True)
+class DeclaredCluster:
+    """A cluster as rendered settings declare it."""
+
+    path: str  # e.g. "job_clusters[1] ('etl').new_cluster"
+    spec: dict  # the new_cluster object
+    job_cluster_key: str | None  # for a job cluster: its key
+    task: int | None  # for a task's own cluster: the task's index in tasks
+    at_once: int = 1  # copies up together: a for-each task's concurrency
 
 
-def _clusters(settings: Any) -> Iterator[tuple[str, dict]]:
+def declared_clusters(settings: Any) -> Iterator[DeclaredCluster]:
+    """Every cluster a job declares: job clusters, tasks' own, for-each tasks' nested ones."""
     if not isinstance(settings, dict):
         return
     for index, cluster in enumerate(_dicts(settings.get("job_clusters"))):
         key = cluster.get("job_cluster_key")
         label = f" ({shown(key)})" if isinstance(key, str) else ""
         if isinstance(cluster.get("new_cluster"), dict):
-            yield f"job_clusters[{index}]{label}.new_cluster", cluster["new_cluster"]
+            yield DeclaredCluster(f"job_clusters[{index}]{label}.new_cluster", cluster["new_cluster"],
+                                  key if isinstance(key, str) else None, None)
     for index, task in enumerate(_dicts(settings.get("tasks"))):
         if isinstance(task.get("new_cluster"), dict):
-            yield f"tasks[{index}].new_cluster", task["new_cluster"]
+            yield DeclaredCluster(f"tasks[{index}].new_cluster", task["new_cluster"], None, index)
+        nested = nested_task(task)
+        if isinstance(nested.get("new_cluster"), dict):
+            concurrency = task["for_each_task"].get("concurrency", 1)
+            concurrency = concurrency if _is_int(concurrency) and concurrency >= 1 else 1
+            yield DeclaredCluster(f"tasks[{index}].for_each_task.task.new_cluster", nested["new_cluster"], None,
+                                  index, concurrency)
 
 
-def _pool_name(value: Any) -> str | None:
+def nested_task(task: dict) -> dict:
+    """The task a for-each task runs for each input ({} for other tasks)."""
+    for_each = task.get("for_each_task")
+    nested = for_each.get("task") if isinstance(for_each, dict) else None
+    return nested if isinstance(nested, dict) else {}
+
+
+def pool_name(value: Any) -> str | None:
+    """The pool a ``pool()`` reference names; None for anything else."""
     if isinstance(value, str) and value.startswith(POOL_REF_PREFIX):
         return value.removeprefix(POOL_REF_PREFIX)
     return None

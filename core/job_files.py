@@ -14,7 +14,10 @@ from typing import Any
 
 import jinja2
 
-from core.safe_load import parse_json, parse_yaml, read_text, shown
+from core.messages import shown
+from core.safe_json import parse_json
+from core.safe_load import read_text
+from core.safe_yaml import parse_yaml
 
 DEFINITION_SUFFIXES = (".json", ".yaml", ".yml")
 # A template is a few KB; far beyond that is not a template.

@@ -168,8 +168,25 @@ def _provider_name(key: str, fields: Mapping[str, Field]) -> str | None:
 
 
 def _wrong_type(value: Any, field: Field, path: str, problems: list[str]) -> Any:
-    problems.append(f"{path or '<document>'}: expected {_KIND_WORDS[field.kind]}, got {described(value)}")
+    problems.append(f"{path or '<document>'}: expected {_expected(field)}, got {described(value)}")
     return value
+
+
+def _expected(field: Field) -> str:
+    """What a field takes, with the required keys of an object, so that a wrong shape shows the right one:
+    ``depends_on: "a"`` → ``a list of objects like [{"task_key": …}]``."""
+    if field.kind == "object" and field.args_class is not None:
+        required = [name for name, inner in object_fields(field.args_class).items() if inner.required]
+        return f"an object like {_object_example(required)}" if required else "an object"
+    if field.kind == "list" and field.item is not None and field.item.kind == "object" \
+            and field.item.args_class is not None:
+        required = [name for name, inner in object_fields(field.item.args_class).items() if inner.required]
+        return f"a list of objects like [{_object_example(required)}]" if required else "a list of objects"
+    return _KIND_WORDS[field.kind]
+
+
+def _object_example(required: list[str]) -> str:
+    return "{" + ", ".join(f'"{name}": …' for name in required) + "}"
 
 
 def _join(path: str, key: str) -> str:

@@ -1,4 +1,5 @@
-"""The stage's job settings (queueing, concurrency, timeout, failure e-mails, UI lock) over rendered jobs.
+"""The stage's job settings (queueing, concurrency, timeout, failure e-mails, UI lock, schedule pause status)
+over rendered jobs.
 
 Pure logic, no Pulumi resources. Stage differences are config values: every rendered job gets the stage's
 defaults for the keys it does not set, and keeps what its definition (through its template) sets. The UI
@@ -29,6 +30,13 @@ class JobDefaults:
     """Addresses told when a run fails (`email_notifications.on_failures`)."""
     edit_mode: str
     """UI_LOCKED (only the deployment changes the job) or EDITABLE."""
+    schedule_pause_status: str = "UNPAUSED"
+    """PAUSED or UNPAUSED, for a schedule, continuous run or trigger whose settings give no pause_status
+    (Databricks would take UNPAUSED: a template that forgets it would run its schedule in every stage)."""
+
+
+# Job settings that start runs by themselves, each with its own pause_status.
+RUNNERS = ("schedule", "continuous", "trigger")
 
 
 def with_job_defaults(settings: Mapping[str, Any], defaults: JobDefaults) -> dict[str, Any]:
@@ -43,6 +51,9 @@ def with_job_defaults(settings: Mapping[str, Any], defaults: JobDefaults) -> dic
         notifications.setdefault("on_failures", list(defaults.failure_emails))
         result["email_notifications"] = notifications
     result["edit_mode"] = defaults.edit_mode
+    for runner in RUNNERS:
+        if isinstance(result.get(runner), Mapping) and result[runner].get("pause_status") is None:
+            result[runner] = {**result[runner], "pause_status": defaults.schedule_pause_status}
     return result
 
 

@@ -23,15 +23,18 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import jinja2
-import jinja2.sandbox
 
-from core.errors import UserError, shown, shown_name
+from core.config_rules import reserved_tags
+from core.errors import UserError, described, shown, shown_name
+from core.job_capacity import check_pool_capacity
 from core.job_checks import (
+    NAME_RULE,
     POOL_REF_PREFIX,
     check_job_structure,
-    check_pool_capacity,
     check_provider_limits,
+    check_reserved_tags,
     collect_pool_refs,
+    text_problem,
 )
 from core.job_files import (
     DEFINITION_SUFFIXES,
@@ -42,7 +45,8 @@ from core.job_files import (
     load_definition,
 )
 from core.job_schema import check_job_settings
-from core.safe_load import parse_json
+from core.safe_json import parse_json
+from core.template_sandbox import BoundedEnvironment, TemplateLimit, TemplateTooComplex
 
 __all__ = ["DEFAULT_TEMPLATE", "DEFINITION_SUFFIXES", "POOL_REF_PREFIX", "RenderedJob", "render_jobs",
            "resolve_pool_refs"]
@@ -76,13 +80,16 @@ def render_jobs(
     default_pool: str | None,
     relative_to: Path | None = None,
     pool_capacities: Mapping[str, int] | None = None,
+    default_max_concurrent_runs: int = 1,
     problems: list[str] | None = None,
 ) -> list[RenderedJob]:
     """Render every definition under ``jobs_dir``, sorted by logical name. A missing or empty ``jobs_dir``
     yields no jobs.
 
     ``pool_names`` None: the pools' config is invalid (and reported), so pool names are not checked.
-    ``pool_capacities``: max capacity by pool name; a job cluster needing more instances is refused.
+    ``pool_capacities``: max capacity by pool name; a job that can ask a pool for more instances at once is
+    refused (``core.job_capacity``), counting ``default_max_concurrent_runs`` runs when its settings set no
+    max_concurrent_runs (the stage's jobsMaxConcurrentRuns; Databricks' default is 1).
     Without ``problems``, every problem in every file is raised as one ``UserError``; with it, they are
     appended and the jobs that rendered cleanly are returned (the caller raises before declaring).
     """
@@ -90,6 +97,7 @@ def render_jobs(
     renderer = _Renderer(
         Path(templates_dir), stage=stage, variables=variables, pool_names=pool_names,
         default_pool=default_pool, relative_to=relative_to, pool_capacities=pool_capacities,
+        default_max_concurrent_runs=default_max_concurrent_runs,
     )
     jobs: list[RenderedJob] = []
     found: list[str] = []
@@ -97,7 +105,7 @@ def render_jobs(
         if relative_to is not None and directory.exists() and not _inside(directory, relative_to):
             found.append(f"{directory.name}/: is a symbolic link out of the project; nothing in it is read")
     sources_by_resource_name: dict[str, str] = {}
-    sources_by_job_name: dict[str, str] = {}
+    sources_by_job_name: dict[str, tuple[str, str]] = {}  # case-folded name → (source, name as written)
     for path in [] if found else definition_files(jobs_dir, renderer.display, found):
         source = renderer.display(path, jobs_dir)
         resource_name = _resource_name(PurePosixPath(path.relative_to(jobs_dir).as_posix()))
@@ -109,16 +117,27 @@ def render_jobs(
                          f"{sources_by_resource_name[resource_name]}; rename one of the files")
         else:
             sources_by_resource_name[resource_name] = source
-        rendered = renderer.render(path, source, jobs_dir, found)
+        try:
+            rendered = renderer.render(path, source, jobs_dir, found)
+        except Exception as error:  # noqa: BLE001 - one unforeseen failure must not hide the other files' problems
+            found.append(f"{source}: could not be checked ({type(error).__name__}: {shown(str(error), 200)[1:-1]}); "
+                         "the other files were checked")
+            rendered = None
         if rendered is None or resource_name is None:
             continue
         settings, pools = rendered
+        # Databricks finds a job by name without regard to case (jobs/list's name filter), so
+        # 'Daily-Ingest' and 'daily-ingest' are the same name there.
         job_name = settings.get("name")
-        if isinstance(job_name, str) and job_name in sources_by_job_name:
-            found.append(f"{source}: job name {shown(job_name)} is also used by "
-                         f"{sources_by_job_name[job_name]}; job names must be unique in a workspace")
-        elif isinstance(job_name, str):
-            sources_by_job_name[job_name] = source
+        key = job_name.casefold() if isinstance(job_name, str) else None
+        if key is not None and key in sources_by_job_name:
+            other_source, other_name = sources_by_job_name[key]
+            spelled = f" (as {shown(other_name)}; Databricks compares job names regardless of case)" \
+                if other_name != job_name else ""
+            found.append(f"{source}: job name {shown(job_name)} is also used by {other_source}{spelled}; job "
+                         "names must be unique in a workspace")
+        elif key is not None:
+            sources_by_job_name[key] = (source, job_name)
         jobs.append(RenderedJob(source, resource_name, settings, pools))
     found.extend(renderer.template_problems())
     if found and problems is None:
@@ -163,6 +182,17 @@ class _TemplateProblem(Exception):
     """Raised by template helpers (``pool()``); reported with the template line that called them."""
 
 
+_NOT_GIVEN = object()
+
+
+def _fail(message: str, got: Any = _NOT_GIVEN) -> None:
+    """``fail("tasks[1].depends_on: a list of task keys", got=task.depends_on)``: a template refuses a definition
+    it cannot render, with the definition's key and what it allows, instead of rendering something wrong."""
+    if got is _NOT_GIVEN:
+        raise _TemplateProblem(str(message))
+    raise _TemplateProblem(f"{message}, got {'null' if got is None else described(got)}")
+
+
 class _Labelled(dict):
     """A dict that names itself when a template asks for a key it lacks ("job.tasks[1] has no key ...")."""
 
@@ -202,18 +232,19 @@ class _Renderer:
 
     def __init__(self, templates_dir: Path, *, stage: str, variables: Mapping[str, Any],
                  pool_names: Collection[str] | None, default_pool: str | None, relative_to: Path | None,
-                 pool_capacities: Mapping[str, int] | None):
+                 pool_capacities: Mapping[str, int] | None, default_max_concurrent_runs: int):
         # Jinja names template frames by the normalised path; normalise ours the same way to match them.
         self.templates_dir = Path(os.path.normpath(templates_dir))
         self.stage = stage
         self.variables = _labelled(dict(variables), "vars")
         self.pool_names = frozenset(pool_names) if pool_names is not None else None
         self.pool_capacities = dict(pool_capacities or {})
+        self.default_max_concurrent_runs = default_max_concurrent_runs
         self.default_pool = default_pool
         self.relative_to = relative_to
-        # autoescape off: templates render JSON, not HTML; values go through |tojson. The sandbox caps
-        # range() (a runaway loop fails instead of hanging) and keeps templates away from Python internals.
-        self.environment = jinja2.sandbox.SandboxedEnvironment(
+        # autoescape off: templates render JSON, not HTML; values go through |tojson. The bounded sandbox keeps
+        # templates away from Python internals and bounds what compiling and rendering one may cost.
+        self.environment = BoundedEnvironment(
             loader=SafeTemplateLoader(self.templates_dir, lambda path: self.display(path, self.templates_dir)),
             undefined=_StrictUndefined, autoescape=False, keep_trailing_newline=True,
             auto_reload=False,
@@ -259,10 +290,11 @@ class _Renderer:
             "stage": self.stage,
             "vars": self.variables,
             "pool": self._pool_function(definition),
+            "fail": _fail,
         }
         template_display = self.display(self.templates_dir / template_name, self.templates_dir)
         try:
-            text = _render_bounded(template, context)
+            text = self.environment.render_bounded(template, context, MAX_RENDERED_CHARACTERS)
         except Exception as error:  # noqa: BLE001 - any failure inside a template is the template author's to fix
             problems.append(f"{source}: {self._template_error(error, template_display)}")
             return None
@@ -275,7 +307,8 @@ class _Renderer:
         settings, setting_problems = check_job_settings(document)
         setting_problems += check_job_structure(settings)
         setting_problems += check_provider_limits(settings)
-        setting_problems += check_pool_capacity(settings, self.pool_capacities)
+        setting_problems += check_reserved_tags(settings, reserved_tags(self.stage))
+        setting_problems += check_pool_capacity(settings, self.pool_capacities, self.default_max_concurrent_runs)
         pools: set[str] = set()
         collect_pool_refs(settings, "", self.pool_names, pools, setting_problems)
         problems.extend(f"{source}: {problem}" for problem in setting_problems)
@@ -315,8 +348,8 @@ class _Renderer:
                    "does not exist"
         try:
             return self.environment.get_template(name)
-        except jinja2.TemplateSyntaxError as error:
-            return self._template_error(error, name)
+        except jinja2.TemplateSyntaxError as error:  # TemplateTooComplex included
+            return self._template_error(error, self.display(self.templates_dir / name, self.templates_dir))
         except UnreadableTemplate as error:  # a link out of templates/, a FIFO, too large
             return str(error)
         except jinja2.TemplateNotFound:
@@ -330,11 +363,15 @@ class _Renderer:
             return f"template {shown(name)} not found in {templates}/; {hint}available: {_names(available)}"
         except OSError as error:  # after TemplateNotFound, which is an OSError
             return f"template {shown(name)} cannot be read: {error.strerror}"
+        except Exception as error:  # noqa: BLE001 - Python's own compile limits, a limit of the sandbox, ...
+            return self._template_error(error, self.display(self.templates_dir / name, self.templates_dir))
 
     def _template_error(self, error: Exception, fallback_location: str) -> str:
         """``templates/x.json.j2:12: what went wrong``, using the innermost template frame for the line."""
         if isinstance(error, jinja2.TemplateSyntaxError) and error.filename:
             location = f"{self.display(Path(error.filename), self.templates_dir)}:{error.lineno}"
+            if isinstance(error, TemplateTooComplex):
+                return f"{location}: cannot be compiled: {error.message}"
             return f"{location}: Jinja syntax error: {error.message}"
         location = fallback_location
         frame = error.__traceback__
@@ -345,12 +382,16 @@ class _Renderer:
             frame = frame.tb_next
         if isinstance(error, jinja2.UndefinedError):
             return f"{location}: undefined: {error.message}"
-        if isinstance(error, _TemplateProblem | UnreadableTemplate):
+        if isinstance(error, _TemplateProblem | UnreadableTemplate | TemplateLimit):
             return f"{location}: {error}"
         if isinstance(error, jinja2.TemplateNotFound):
             return f"{location}: included template {shown(error.name)} not found"
         if isinstance(error, RecursionError):
             return f"{location}: the template calls or includes itself without end"
+        if isinstance(error, MemoryError):
+            return f"{location}: ran out of memory; a value made far too large?"
+        if isinstance(error, SyntaxError):  # Python refused the code Jinja generated (a static limit)
+            return f"{location}: cannot be compiled: {error.msg}; simplify the template"
         return f"{location}: {type(error).__name__}: {shown(str(error), 300)[1:-1]}"
 
     def template_problems(self) -> list[str]:
@@ -363,18 +404,6 @@ class _Renderer:
 
 
 _INVALID = object()
-
-
-def _render_bounded(template: jinja2.Template, context: Mapping[str, Any]) -> str:
-    """Render, stopping once the output passes MAX_RENDERED_CHARACTERS (a runaway loop must not eat memory)."""
-    chunks, size = [], 0
-    for chunk in template.generate(context):
-        size += len(chunk)
-        if size > MAX_RENDERED_CHARACTERS:
-            raise _TemplateProblem(f"renders more than {MAX_RENDERED_CHARACTERS // (1024 * 1024)} MiB for one "
-                                   "job; a loop that never ends?")
-        chunks.append(chunk)
-    return "".join(chunks)
 
 
 def _rendered_document(text: str, source: str, template_display: str, problems: list[str]) -> Any:
@@ -438,6 +467,9 @@ def _base_parameters(
         if not isinstance(name, str) or not name:
             problems.append(f"{source}: {shown_name(key)} must be a non-empty string (the notebook parameter "
                             f"name), got {shown(name)}")
+        elif text_problem(name):
+            problems.append(f"{source}: {shown_name(key)}: parameter name {shown(name)} {text_problem(name)}; a "
+                            f"parameter name is {NAME_RULE}")
         elif isinstance(value, bool) or not isinstance(value, str | int | float):
             problems.append(f"{source}: {shown_name(value_key)} must be a string or a number, got {shown(value)}; "
                             "quote it to pass it as text")

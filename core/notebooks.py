@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import json
 import os
 import stat
 from collections.abc import Collection, Iterable, Iterator, Mapping
@@ -18,6 +17,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from core.errors import UserError
+from core.job_checks import NAME_RULE, text_problem
+from core.messages import shown
+from core.safe_json import parse_json
 
 # Extension (lower case) -> (language, import format). Jupyter notebooks carry their language in their metadata.
 NOTEBOOK_KINDS: Mapping[str, tuple[str | None, str]] = {
@@ -87,6 +89,11 @@ def scan_notebooks(notebooks_dir: Path, *, root: str, relative_to: Path | None =
             problems.append(f"{display}: not a notebook: notebooks/ holds {allowed} files "
                             "(Markdown files are ignored); move other files elsewhere")
             continue
+        named = _path_problem(str(PurePosixPath(relative).with_suffix("")))
+        if named is not None:
+            problems.append(f"{display}: {named}; the file's path becomes the notebook's workspace path, so each "
+                            f"directory and file name must be {NAME_RULE}; rename it")
+            continue
         content = _read(path, base, display, problems)
         stem = str(PurePosixPath(relative).with_suffix(""))
         workspace_path = f"{root.rstrip('/')}/{stem}"
@@ -139,8 +146,13 @@ def check_notebook_references(
     for source, path in references:
         if not isinstance(path, str) or path.startswith("@"):
             continue
+        named = _path_problem(path)
+        if named is not None:
+            problems.append(f"{source}: notebook path {shown(path)}: {named}; each part of a workspace path is "
+                            f"{NAME_RULE}")
+            continue
         if not path.startswith("/"):
-            problems.append(f"{source}: notebook path {path!r} must be an absolute workspace path, "
+            problems.append(f"{source}: notebook path {shown(path)} must be an absolute workspace path, "
                             "e.g. /Shared/ingest/daily_erp_extract")
             continue
         normalized = normalize_workspace_path(path)
@@ -148,7 +160,7 @@ def check_notebook_references(
             continue
         close = difflib.get_close_matches(normalized, sorted(deployed_paths), n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
-        problems.append(f"{source}: notebook {path!r} is neither deployed from notebooks/ nor listed in "
+        problems.append(f"{source}: notebook {shown(path)} is neither deployed from notebooks/ nor listed in "
                         f"externalNotebooks; {hint}add the notebook under notebooks/ (its path there, without "
                         "the extension, follows notebooksRoot) or list it in externalNotebooks")
     return problems
@@ -264,16 +276,33 @@ def _read(path: Path, base: Path, display: str, problems: list[str]) -> bytes | 
 
 
 def _is_jupyter(content: bytes, display: str, problems: list[str]) -> bool:
-    try:
-        document = json.loads(content)
-    except json.JSONDecodeError as error:
-        problems.append(f"{display}:{error.lineno}:{error.colno}: invalid JSON: {error.msg}; "
-                        "a .ipynb file must be a Jupyter notebook")
+    """Read strictly (core.safe_json): no NaN, no duplicate keys, bounded nesting and digits, one problem per
+    defect naming the file; then the shape of a Jupyter notebook (nbformat 4: a 'cells' list)."""
+    found: list[str] = []
+    document = parse_json(content.decode("utf-8-sig"), source=display, problems=found)
+    if found:
+        problems.extend(f"{problem}; a .ipynb file must be a Jupyter notebook (JSON)" for problem in found)
         return False
     if not isinstance(document, dict) or not isinstance(document.get("cells"), list):
         problems.append(f"{display}: is JSON but not a Jupyter notebook (an object with a 'cells' list)")
         return False
+    version = document.get("nbformat")
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int) or version < 4):
+        problems.append(f"{display}: nbformat {shown(version)} is not a Jupyter notebook format Databricks imports "
+                        "(nbformat 4); save it with a current Jupyter")
+        return False
     return True
+
+
+def _path_problem(relative: str) -> str | None:
+    """What is wrong with a notebook's path (inside notebooks/, or in the workspace) as a workspace path, or
+    None. A control character or a space at either end of a name makes a notebook nobody can type, and one
+    that looks like another in the UI."""
+    for part in PurePosixPath(relative).parts:
+        problem = text_problem(part)
+        if problem:
+            return f"{shown(part)} {problem}"
+    return None
 
 
 def _resource_name(stem: str) -> str | None:
@@ -295,9 +324,14 @@ def _source(path: Path, relative_to: Path | None) -> str:
 
 
 def _display(path: Path, notebooks_dir: Path, relative_to: Path | None) -> str:
+    """The file as shown in a message; quoted when it holds a newline or another unprintable character, so
+    that a problem stays one line."""
+    text = None
     if relative_to is not None:
         try:
-            return path.absolute().relative_to(Path(relative_to).absolute()).as_posix()
+            text = path.absolute().relative_to(Path(relative_to).absolute()).as_posix()
         except ValueError:
             pass
-    return (Path(notebooks_dir.name) / path.relative_to(notebooks_dir)).as_posix()
+    if text is None:
+        text = (Path(notebooks_dir.name) / path.relative_to(notebooks_dir)).as_posix()
+    return text if text.isprintable() else repr(text)

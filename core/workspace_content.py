@@ -46,6 +46,7 @@ def load_workspace_content(
         variables=config.template_variables,
         pool_names=config.pool_names,
         pool_capacities=config.pool_capacities,
+        default_max_concurrent_runs=config.job_defaults.max_concurrent_runs,
         default_pool=config.jobs_default_pool,
         relative_to=relative_to,
         problems=problems,

@@ -30,7 +30,7 @@ import pulumi.dynamic
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, UpdateResult
 from pulumi.runtime.rpc import unwrap_rpc_secret
 
-from core.safe_load import shown
+from core.messages import shown
 from dynamic_providers.provider_inputs import (
     DEFAULT_AUTHORITY_HOST,
     DEFAULT_CREDENTIAL,

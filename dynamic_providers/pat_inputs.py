@@ -11,7 +11,7 @@ from typing import Any
 from pulumi.dynamic import CheckFailure
 from pulumi.runtime.rpc import unwrap_rpc_secret
 
-from core.safe_load import shown
+from core.messages import shown
 from dynamic_providers.provider_inputs import (
     DEFAULT_AUTHORITY_HOST,
     DEFAULT_CREDENTIAL,

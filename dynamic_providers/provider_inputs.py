@@ -2,7 +2,7 @@
 origins and the deploying identity (tenant, client id, credential kind, authority host).
 
 Each check matches the whole value (``fullmatch``: a trailing newline is no part of a GUID or a host), lets
-values that are unknown during preview through, and echoes a bad value capped (core.safe_load.shown).
+values that are unknown during preview through, and echoes a bad value capped (core.messages.shown).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pulumi.dynamic import CheckFailure
 from pulumi.runtime.rpc import UNKNOWN
 
 from clients.identity import CREDENTIAL_KINDS
-from core.safe_load import shown
+from core.messages import shown
 
 DEFAULT_CREDENTIAL = "environment"
 DEFAULT_AUTHORITY_HOST = "login.microsoftonline.com"

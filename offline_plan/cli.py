@@ -52,8 +52,8 @@ def _parser() -> argparse.ArgumentParser:
                         "commas (dev,test,prod), or 'all' for every Pulumi.<stack>.yaml: a section per stack")
     parser.add_argument("--json", action="store_true", help="print the plan as JSON (stable, byte-identical per stack)")
     parser.add_argument("--against", metavar="GIT_REF", help="print what changes relative to the same stack at GIT_REF")
-    parser.add_argument("--format", choices=("text", "markdown"), default="text",
-                        help="output of --against: text, or markdown for a pull-request comment")
+    parser.add_argument("--format", choices=("text", "markdown"),
+                        help="output of --against: text (the default), or markdown for a pull-request comment")
     parser.add_argument("--dir", type=Path, default=Path.cwd(), help="directory holding Pulumi.yaml (default: .)")
     parser.add_argument("--fill-computed", action="store_true",
                         help="give cloud-computed outputs deterministic stand-in values instead of <computed> "
@@ -352,12 +352,30 @@ def _program_dir(given: Path) -> Path:
     raise _UsageError(f"--dir {_shown(str(given))}: {problem}")
 
 
+def _conflicts(args: argparse.Namespace) -> list[str]:
+    """Options that would be ignored or contradict each other, all of them: a pipeline with an empty variable
+    must fail, not post a plain plan where a diff was asked for."""
+    problems = []
+    if args.against is not None and not args.against.strip():
+        problems.append("--against needs a git ref (a branch, tag or commit), got an empty value")
+    if args.format is not None and args.against is None:
+        problems.append("--format chooses the output of --against; without --against the plan is text (or --json)")
+    if args.json and (args.format is not None or args.against is not None):
+        problems.append("--json prints plans; it does not combine with --against or --format")
+    if args.policy and (args.against is not None or args.json):
+        problems.append("--policy checks the plans themselves: use it without --against and --json")
+    if args.policy_config and not args.policy:
+        problems.append("--policy-config needs --policy")
+    return problems
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)  # usage errors: argparse's message, exit status 2
-    if (args.policy and (args.against or args.json)) or (args.policy_config and not args.policy):
-        parser.error("--policy checks the plans themselves: use it without --against and --json; "
-                     "--policy-config needs --policy")
+    conflicts = _conflicts(args)
+    if conflicts:
+        parser.error("; ".join(conflicts))
+    args.format = args.format or "text"
     try:
         request = _stack_request(args.stack)
         program_dir = _program_dir(args.dir)

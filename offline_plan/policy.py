@@ -28,7 +28,10 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
 from offline_plan.render import engine_urn
-from offline_plan.stack_config import safe_load  # the readers and message helpers of core/safe_load.py
+
+# This checkout's core/safe_load.py and core/messages.py (stack_config imports them apart from the program's core/).
+from offline_plan.stack_config import messages as core_messages
+from offline_plan.stack_config import safe_load
 
 # The rules live beside this package (policy/), not in the planned program: put this checkout first, so a
 # program directory that has its own policy/ (another git ref) cannot replace them.
@@ -105,7 +108,7 @@ def load_policy_config(path: Path | None) -> dict[str, Any]:
         return {}
     # The readers stack files go through: a FIFO, /dev/zero, a huge or deeply nested file is refused, not read.
     problems: list[str] = []
-    source = safe_load.shown_name(str(path), limit=1000)  # the path as given, unless it is no path anyone types
+    source = core_messages.shown_name(str(path), limit=1000)  # the path as given, unless it is no path anyone types
     config = safe_load.read_json_document(Path(path), source=source, root=None, problems=problems)
     if problems:
         raise PolicyConfigError("\n".join(problems))
@@ -131,7 +134,7 @@ def _config_problems(config: Any, source: str) -> list[str]:
     policies = {policy.name: policy for policy in POLICIES}
     problems = []
     for name, value in config.items():
-        shown_policy = safe_load.shown_name(name)
+        shown_policy = core_messages.shown_name(name)
         if name != "all" and name not in policies:
             problems.append(f"{source}: {shown_policy}: no such policy; policies: all, {', '.join(policies)}")
             continue
@@ -145,10 +148,10 @@ def _config_problems(config: Any, source: str) -> list[str]:
             if key == "enforcementLevel":
                 if setting not in _LEVELS:
                     problems.append(f"{source}: {name}.enforcementLevel: must be one of {', '.join(_LEVELS)}, "
-                                    f"got {safe_load.shown(setting)}")
+                                    f"got {core_messages.shown(setting)}")
             elif key not in schema:
                 allowed = ", ".join(["enforcementLevel", *schema])
-                problems.append(f"{source}: {name}.{safe_load.shown_name(key)}: unknown setting; {name} takes: "
+                problems.append(f"{source}: {name}.{core_messages.shown_name(key)}: unknown setting; {name} takes: "
                                 f"{allowed}")
             else:
                 problems += [f"{source}: {name}.{key}: {problem}" for problem in _type_problems(setting, schema[key])]
@@ -159,12 +162,12 @@ def _type_problems(value: Any, schema: Mapping[str, Any]) -> list[str]:
     kind = schema.get("type")
     if kind == "integer":
         if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
-            return [f"must be a whole number, got {safe_load.shown(value)}"]
+            return [f"must be a whole number, got {core_messages.shown(value)}"]
         if "minimum" in schema and value < schema["minimum"]:
-            return [f"must be at least {schema['minimum']}, got {safe_load.shown(value)}"]
+            return [f"must be at least {schema['minimum']}, got {core_messages.shown(value)}"]
     elif kind == "array":
         if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
-            return [f"must be a list of non-empty strings, got {safe_load.shown(value)}"]
+            return [f"must be a list of non-empty strings, got {core_messages.shown(value)}"]
     return []
 
 

@@ -189,9 +189,9 @@ def _use_program(program_dir: Path) -> None:
 def forget_program() -> None:
     """Drop the planned program's own modules from sys.modules, so another program imports its own.
 
-    The SDKs stay imported (the costly part); so does this package (with core/safe_load.py, which
-    stack_config loads as offline_plan._safe_load), even where it lies in the program's directory, and
-    anything installed in the interpreter's prefix (a .venv inside the directory).
+    The SDKs stay imported (the costly part); so does this package (with core/safe_load.py and its sibling
+    readers, which stack_config imports as offline_plan._readers), even where it lies in the program's directory,
+    and anything installed in the interpreter's prefix (a .venv inside the directory).
     """
     global _loaded_program
     if _loaded_program is None:

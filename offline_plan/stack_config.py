@@ -4,8 +4,8 @@ Pulumi.yaml defaults are merged with Pulumi.<stack>.yaml; every value reaches th
 string (objects and arrays as JSON text); `secure:` values become a masked placeholder and are
 marked secret, since no key to decrypt them exists here.
 
-Scalars are read as the CLI's Go YAML reader reads them, not as YAML 1.1 (core/safe_load.py, "files the
-Pulumi CLI reads"): a stack value `2:8` or `010` reaches the program as that text, not as 128 or 8.
+Scalars are read as the CLI's Go YAML reader reads them, not as YAML 1.1 (core/go_yaml.py): a stack value
+`2:8` or `010` reaches the program as that text, not as 128 or 8.
 
 Both files are read with core/safe_load.py (regular files inside the project only, size and depth
 capped, duplicate keys refused, ...). Every problem of both files is reported in one error.
@@ -14,6 +14,8 @@ capped, duplicate keys refused, ...). Every problem of both files is reported in
 from __future__ import annotations
 
 import difflib
+import importlib
+import importlib.machinery
 import importlib.util
 import json
 import math
@@ -32,20 +34,19 @@ SECRET_PLACEHOLDER = "[secret]"
 STACK_FILE_KEYS = ("config", "environment", "secretsprovider", "encryptedkey", "encryptionsalt")
 
 
-def _load_safe_load() -> Any:
-    # Loaded by path, not `import core.safe_load`: that would bind `core` to this checkout's package, and a
-    # program planned from another directory (--against) must import its own core/.
-    name = "offline_plan._safe_load"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parent.parent
-                                                      / "core" / "safe_load.py")
-        module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-        sys.modules[name] = module
-        spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return sys.modules[name]
+def _load_readers(*modules: str) -> tuple[Any, ...]:
+    # This checkout's readers (core/safe_load.py and the modules it imports relatively), imported as the package
+    # offline_plan._readers, not by `import core.safe_load`: that would bind `core` to this checkout's package,
+    # and a program planned from another directory (--against) must import its own core/.
+    package = "offline_plan._readers"
+    if package not in sys.modules:
+        spec = importlib.machinery.ModuleSpec(package, None, is_package=True)
+        spec.submodule_search_locations = [str(Path(__file__).resolve().parent.parent / "core")]
+        sys.modules[package] = importlib.util.module_from_spec(spec)
+    return tuple(importlib.import_module(f"{package}.{module}") for module in modules)
 
 
-safe_load = _load_safe_load()
+safe_load, go_yaml, messages = _load_readers("safe_load", "go_yaml", "messages")
 
 
 class StackConfigError(RunError):
@@ -79,7 +80,7 @@ def ignore_shell_config(environ: MutableMapping[str, str]) -> list[str]:
 
 def _decoded(value: Any) -> Any:
     """A scalar as Go's YAML reader decodes it into an untyped value (a Pulumi.yaml default, `value:` or key)."""
-    return value.value if isinstance(value, safe_load.PlainScalar) else value
+    return value.value if isinstance(value, go_yaml.PlainScalar) else value
 
 
 def _stack_value(value: Any, key: str, problems: list[str]) -> tuple[str, bool]:
@@ -88,11 +89,11 @@ def _stack_value(value: Any, key: str, problems: list[str]) -> tuple[str, bool]:
     A scalar is the text written (the CLI decodes it into a string: `2:8`, `010`, `yes` stay as they are),
     null is ""; a list or mapping is decoded by the CLI's YAML rules and handed over as JSON.
     """
-    if isinstance(value, safe_load.PlainScalar):
+    if isinstance(value, go_yaml.PlainScalar):
         return ("" if value.value is None else str(value)), False
     if value is None or isinstance(value, str):
         return value or "", False
-    decoded = safe_load.pulumi_value(value, problems=problems, path=safe_load.key_path("config", key))
+    decoded = go_yaml.pulumi_value(value, problems=problems, path=messages.key_path("config", key))
     masked, secret = _mask_secure(decoded)
     return (masked if isinstance(masked, str) else json.dumps(masked, sort_keys=True)), secret
 
@@ -106,7 +107,7 @@ def _project_value(value: Any, key: str, problems: list[str]) -> str:
         return _go_float_text(value)
     if isinstance(value, int | str):
         return str(value)
-    decoded = safe_load.pulumi_value(value, problems=problems, path=safe_load.key_path("config", key))
+    decoded = go_yaml.pulumi_value(value, problems=problems, path=messages.key_path("config", key))
     return json.dumps(decoded, sort_keys=True)
 
 
@@ -147,7 +148,7 @@ def _mapping(value: Any, what: str, problems: list[str]) -> dict:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        problems.append(f"{what} must be a mapping of keys to values, got {safe_load.shown(value)}")
+        problems.append(f"{what} must be a mapping of keys to values, got {messages.shown(value)}")
         return {}
     return value
 
@@ -165,7 +166,7 @@ def load_stack_config(program_dir: Path, stack: str) -> StackConfig:
     project = str(project_file["name"])
 
     stack_path = program_dir / f"Pulumi.{stack}.yaml"
-    source = safe_load.shown_name(stack_path.name)
+    source = messages.shown_name(stack_path.name)
     if not stack_path.exists() and not stack_path.is_symlink():
         known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in program_dir.glob("Pulumi.*.yaml"))
         raise StackConfigError(f"{source}: no such stack file; stacks here: {', '.join(known) or 'none'}")
@@ -178,7 +179,7 @@ def load_stack_config(program_dir: Path, stack: str) -> StackConfig:
         if key not in STACK_FILE_KEYS:
             close = difflib.get_close_matches(key[:100], STACK_FILE_KEYS, n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
-            problems.append(f"{source}: {safe_load.shown_name(key)}: unknown top-level key; {hint}a stack file "
+            problems.append(f"{source}: {messages.shown_name(key)}: unknown top-level key; {hint}a stack file "
                             f"holds {', '.join(STACK_FILE_KEYS)}")
     declarations = _mapping(_decoded(project_file.get("config")), "Pulumi.yaml: config", problems)
     stack_values = _mapping(_decoded(stack_file.get("config")), f"{source}: config", problems)
@@ -203,8 +204,8 @@ def load_stack_config(program_dir: Path, stack: str) -> StackConfig:
     for key, value in stack_values.items():
         full = _full_key(project, key)
         if full in written_as:  # `prefix:` and `databricks-platform:prefix:` are one key
-            problems.append(f"{source}: config: {safe_load.shown_name(key)} is also given as "
-                            f"{safe_load.shown_name(written_as[full])}; keep one")
+            problems.append(f"{source}: config: {messages.shown_name(key)} is also given as "
+                            f"{messages.shown_name(written_as[full])}; keep one")
             continue
         written_as[full] = key
         missing = [m for m in missing if _full_key(project, m) != full]

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from core.factory.linked_services import OWNED_ANNOTATION
-from core.safe_load import key_path, read_bytes, read_json_document, shown
+from core.messages import key_path, shown
+from core.safe_load import read_bytes, read_json_document
 from ops.outputs import read_outputs, source_of
 from ops.usage import USAGE, Parser, UsageError, one_line_problem
 

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from core.safe_load import shown
+from core.messages import shown
 from ops.credential import CountingCredential
 from ops.deadline import Deadline
 from ops.job_state import message_of, observe_run, own_failures, raw, tasks_of

@@ -20,7 +20,9 @@ from typing import Any
 
 from clients.datafactory import FactoryRef, parse_factory_id
 from core.azure_ids import DATABRICKS_WORKSPACE, authority_host, https_origin, parse_resource_id
-from core.safe_load import decode_utf8, key_path, parse_json, read_bytes, shown, shown_name
+from core.messages import key_path, shown, shown_name
+from core.safe_json import parse_json
+from core.safe_load import decode_utf8, read_bytes
 from ops.usage import UsageError, one_line_problem
 
 SECRET_MARKER = "[secret]"

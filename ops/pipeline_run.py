@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 from clients.identity import authority_hostname
 from clients.retry_after import bounded_pause, retry_after_seconds
-from core.safe_load import shown, shown_name
+from core.messages import shown, shown_name
 from ops.credential import CountingCredential
 from ops.deadline import MAX_RETRY_PAUSE
 from ops.outputs import PipelineTarget

@@ -30,7 +30,8 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from core.safe_load import read_text, shown
+from core.messages import shown
+from core.safe_load import read_text
 from ops.comment_body import MAX_SECTIONS, SECTION_NAME, parse, render, update
 from ops.devops_threads import THREAD_STATUS, AzureDevOpsError, PullRequest, ThreadsClient
 from ops.devops_threads import UsageError as EnvironmentProblem

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from clients.identity import CREDENTIAL_KINDS, CredentialError, DeployerCredential, deployer_credential
-from core.safe_load import shown
+from core.messages import shown
 from ops.credential import CountingCredential
 from ops.deadline import Deadline
 from ops.outputs import JobTarget, PipelineTarget, job_target, pipeline_target, read_outputs

@@ -4,7 +4,8 @@ Each rule is a plain function ``(args: ResourceValidationArgs, report_violation)
 holds them as pulumi-policy ``ResourceValidationPolicy`` objects with their enforcement levels. Two callers
 run the very same objects: the pack's entry point (``policy/__main__.py``, run by
 ``pulumi preview --policy-pack policy``) and the offline plan (``python -m offline_plan --stack <s> --policy``).
-Nothing here starts a server; only constructing ``PolicyPack`` does.
+Nothing here starts a server; only constructing ``PolicyPack`` does. The plaintext-secret rule has a module of
+its own (``policy/plaintext_secrets.py``, with what looks like a secret in ``policy/secret_shapes.py``).
 
 Stages: a resource's stage is its stack name, read from its URN. "Outside dev" means a stage not listed in
 the policy's ``devStages`` setting (default ["dev"]); "outside prod" a stage not in ``prodStages``
@@ -14,7 +15,6 @@ engine runs the pack again once they are known.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from pulumi_policy import (
@@ -26,6 +26,7 @@ from pulumi_policy import (
     Severity,
 )
 
+from policy.plaintext_secrets import validate_no_plaintext_secrets
 from policy.resource_types import (
     DATABRICKS_PAT,
     DATABRICKS_TAG_INPUTS,
@@ -33,18 +34,27 @@ from policy.resource_types import (
     JOB,
     KEY_VAULT,
     LINKED_SERVICE,
-    NOTEBOOK,
     TRIGGER_RUNTIME_STATE,
     WORKSPACE,
     WORKSPACE_CONF,
     azure_takes_tags,
     is_data_factory,
 )
-from policy.secret_shapes import find_plaintext_secrets, notebook_findings
-from policy.values import UNKNOWN, get, inputs_of, is_set, path_text, setting, stack_file, stage_of
+from policy.values import (
+    KEY_PREFIX,
+    UNKNOWN,
+    config_key,
+    get,
+    inputs_of,
+    is_set,
+    job_clusters,
+    path_text,
+    setting,
+    stack_file,
+    stage_of,
+)
 
 POLICY_PACK_NAME = "databricks-platform-guard-rails"
-KEY_PREFIX = "databricks-platform"  # the project's config namespace in Pulumi.<stage>.yaml
 
 DEFAULT_DEV_STAGES = ["dev"]
 DEFAULT_PROD_STAGES = ["prod"]
@@ -77,10 +87,6 @@ def _is_prod(args: ResourceValidationArgs) -> bool:
     return stage_of(args.urn) in setting(args, "prodStages", DEFAULT_PROD_STAGES)
 
 
-def _key(name: str, args: ResourceValidationArgs) -> str:
-    return f"{KEY_PREFIX}:{name} in {stack_file(args.urn)}"
-
-
 def _named(inputs: dict, key: str, args: ResourceValidationArgs) -> str:
     value = inputs.get(key)
     return repr(value) if isinstance(value, str) and value else repr(args.name)
@@ -103,7 +109,7 @@ def validate_pat_lifetime(args: ResourceValidationArgs, report_violation: Report
         if days is None or days <= 0 or days > cap:
             report_violation(
                 f"The workspace lets new tokens live {workspace_cap} days (maxTokenLifetimeDays), beyond the "
-                f"{cap}-day cap: set {_key('workspaceMaxTokenLifetimeDays', args)} to {cap} or less.", None)
+                f"{cap}-day cap: set {config_key('workspaceMaxTokenLifetimeDays', args)} to {cap} or less.", None)
         return
     if args.resource_type != DATABRICKS_PAT:
         return
@@ -113,10 +119,10 @@ def validate_pat_lifetime(args: ResourceValidationArgs, report_violation: Report
     days = _number(lifetime)
     if days is None or days <= 0:
         report_violation(f"The Databricks PAT has no lifetime, so it would never expire: set "
-                         f"{_key('patLifetimeDays', args)} to a number of days from 1 to {cap}.", None)
+                         f"{config_key('patLifetimeDays', args)} to a number of days from 1 to {cap}.", None)
     elif days > cap:
         report_violation(f"The Databricks PAT would live {days:g} days, longer than the {cap}-day cap: set "
-                         f"{_key('patLifetimeDays', args)} to {cap} or less (it is rotated before it expires).",
+                         f"{config_key('patLifetimeDays', args)} to {cap} or less (it is rotated before it expires).",
                          None)
 
 
@@ -145,8 +151,8 @@ def validate_vault_purge_protection(args: ResourceValidationArgs, report_violati
     report_violation(
         f"Key Vault {_named(inputs, 'vaultName', args)} has no purge protection in stage {_stage(args)}, so a "
         f"deleted secret or vault could be purged before its retention ends: set "
-        f"{_key('keyVaultPurgeProtection', args)} to true. Only dev stages may leave it off; once on, it stays on.",
-        None)
+        f"{config_key('keyVaultPurgeProtection', args)} to true. Only dev stages may leave it off; once on, it stays "
+        "on.", None)
 
 
 def validate_workspace_no_public_ip(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
@@ -159,45 +165,22 @@ def validate_workspace_no_public_ip(args: ResourceValidationArgs, report_violati
         return
     report_violation(
         f"Databricks workspace {_named(inputs, 'workspaceName', args)} would give its cluster nodes public IP "
-        f"addresses: set {_key('workspaceNoPublicIp', args)} to true (secure cluster connectivity).", None)
-
-
-def _task_clusters(task: Any, path: tuple) -> Iterator[tuple[tuple, Any]]:
-    if not isinstance(task, dict):
-        return
-    if task.get("newCluster") is not None:
-        yield (*path, "newCluster"), task["newCluster"]
-    # A for-each task runs its nested task on its own cluster settings.
-    yield from _task_clusters(get(task, "forEachTask", "task"), (*path, "forEachTask", "task"))
-
-
-def _job_clusters(inputs: dict) -> Iterator[tuple[tuple, Any]]:
-    """Every new-cluster specification of a job, with its input path."""
-    if inputs.get("newCluster") is not None:
-        yield ("newCluster",), inputs["newCluster"]
-    job_clusters = inputs.get("jobClusters")
-    for index, job_cluster in enumerate(job_clusters if isinstance(job_clusters, list) else []):
-        cluster = get(job_cluster, "newCluster")
-        if cluster is not None:
-            yield ("jobClusters", index, "newCluster"), cluster
-    tasks = inputs.get("tasks")
-    for index, task in enumerate(tasks if isinstance(tasks, list) else []):
-        yield from _task_clusters(task, ("tasks", index))
+        f"addresses: set {config_key('workspaceNoPublicIp', args)} to true (secure cluster connectivity).", None)
 
 
 def validate_compute_on_pools(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     """Job clusters and Data Factory's Databricks linked services run on an instance pool or an existing cluster."""
     inputs = inputs_of(args)
     if args.resource_type == JOB:
-        for path, cluster in _job_clusters(inputs):
+        for path, cluster in job_clusters(inputs):
             if cluster is UNKNOWN or not isinstance(cluster, dict) or is_set(cluster.get("instancePoolId")):
                 continue
             report_violation(
                 f"Job {_named(inputs, 'name', args)}: the cluster at {path_text(path)} is not on an instance pool, "
                 "so every run waits for new VMs: give its new_cluster an instance_pool_id (in the job's template: "
                 '"instance_pool_id": {{ pool() | tojson }}, the pool named by the definition\'s pool: or by '
-                f"{_key('jobsDefaultPool', args)}), or run the task on an existing cluster (existing_cluster_id).",
-                None)
+                f"{config_key('jobsDefaultPool', args)}), or run the task on an existing cluster "
+                "(existing_cluster_id).", None)
     elif args.resource_type == LINKED_SERVICE or (is_data_factory(args.resource_type, inputs)
                                                   and str(inputs.get("resourceType")).lower() == "linkedservices"):
         properties = inputs.get("properties")
@@ -226,7 +209,7 @@ def validate_pools_idle_at_zero(args: ResourceValidationArgs, report_violation: 
     pool = inputs.get("instancePoolName") if isinstance(inputs.get("instancePoolName"), str) else args.name
     report_violation(
         f"Instance pool {pool!r} would keep {idle:g} idle instance(s) running in stage {_stage(args)}, billed "
-        f"around the clock: set minIdle: 0 for pool {pool!r} under {_key('instancePools', args)}. Only prod "
+        f"around the clock: set minIdle: 0 for pool {pool!r} under {config_key('instancePools', args)}. Only prod "
         "stages keep warm pools.", None)
 
 
@@ -234,30 +217,47 @@ def validate_pools_idle_at_zero(args: ResourceValidationArgs, report_violation: 
 _JOB_RUNNERS = (("schedule", "schedule"), ("continuous", "continuous run"), ("trigger", "trigger"))
 
 
-def validate_schedules_paused(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    """Job schedules and triggers are paused, and Data Factory triggers stopped, outside the prod stages."""
-    if _is_prod(args):
+def validate_job_schedules_paused(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    """Job schedules, continuous runs and job triggers are paused outside the prod stages."""
+    if _is_prod(args) or args.resource_type != JOB:
         return
     inputs = inputs_of(args)
-    if args.resource_type == JOB:
-        for field, what in _JOB_RUNNERS:
-            runner = inputs.get(field)
-            if not isinstance(runner, dict):
-                continue
-            status = runner.get("pauseStatus")
-            if status is UNKNOWN or status == "PAUSED":
-                continue
-            report_violation(
-                f"Job {_named(inputs, 'name', args)}: its {what} would run in stage {_stage(args)}: set "
-                f"{_key('jobSchedulePauseStatus', args)} to PAUSED, and make sure the job's template passes "
-                f"{{{{ vars.schedule_pause_status }}}} as {field}.pause_status.", None)
-    elif args.resource_type == TRIGGER_RUNTIME_STATE:
-        state = inputs.get("desired_state")
-        if isinstance(state, str) and state.lower() == "started":
-            trigger = inputs.get("trigger_name") if isinstance(inputs.get("trigger_name"), str) else args.name
-            report_violation(
-                f"Data Factory trigger {trigger!r} would be started in stage {_stage(args)}: keep triggers stopped "
-                f"outside prod (set this stage's trigger state to Stopped in {stack_file(args.urn)}).", None)
+    for field, what in _JOB_RUNNERS:
+        runner = inputs.get(field)
+        if not isinstance(runner, dict):
+            continue
+        status = runner.get("pauseStatus")
+        if status is UNKNOWN or status == "PAUSED":
+            continue
+        # The program gives jobSchedulePauseStatus to every runner whose template sets no pause_status, so an
+        # unpaused one means that key, or a template that writes its own value.
+        given = f"pause_status {status}" if isinstance(status, str) and status else "no pause_status: UNPAUSED"
+        report_violation(
+            f"Job {_named(inputs, 'name', args)}: its {what} would run in stage {_stage(args)} ({given}): set "
+            f"{config_key('jobSchedulePauseStatus', args)} to PAUSED; if it is PAUSED already, the job's template "
+            f"writes its own {field}.pause_status: remove it there (the stage's value is then used) or write "
+            "{{ vars.schedule_pause_status | tojson }}.", None)
+
+
+def validate_data_factory_triggers_stopped(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    """Data Factory triggers published by the program stay stopped outside the prod stages."""
+    if _is_prod(args) or args.resource_type != TRIGGER_RUNTIME_STATE:
+        return
+    inputs = inputs_of(args)
+    state = inputs.get("desired_state")
+    if not (isinstance(state, str) and state.lower() == "started"):
+        return
+    trigger = inputs.get("trigger_name") if isinstance(inputs.get("trigger_name"), str) else args.name
+    report_violation(
+        f"Data Factory trigger {trigger!r} would be started in stage {_stage(args)}, running its pipelines on a "
+        f"schedule nobody expects there: in {stack_file(args.urn)}, set {KEY_PREFIX}:dataFactoryTriggerStates "
+        f"to {{{trigger!r}: Stopped}} (a per-trigger state wins), or leave {trigger!r} out of it and set "
+        f"{KEY_PREFIX}:dataFactoryTriggersStarted to false (or remove it: false is the default).", None)
+
+
+_TAG_FIX_FOR_JOBS = ('add them to the "tags" of the template that renders the job (its definition\'s template:, '
+                     'by default templates/notebook_job.json.j2), e.g. "tags": {"project": "databricks-platform", '
+                     '"stage": {{ stage | tojson }}, "managed-by": "pulumi"}')
 
 
 def validate_reserved_tags(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
@@ -275,49 +275,44 @@ def validate_reserved_tags(args: ResourceValidationArgs, report_violation: Repor
     tags = tags if isinstance(tags, dict) else {}
     required = setting(args, "requiredTags", RESERVED_TAGS)
     missing = [name for name in required if not is_set(tags.get(name))]
-    label = {JOB: "name", INSTANCE_POOL: "instancePoolName"}.get(args.resource_type, "")
+    label = {JOB: "name", INSTANCE_POOL: "instancePoolName", KEY_VAULT: "vaultName", WORKSPACE: "workspaceName",
+             "azure-native:datafactory:Factory": "factoryName"}.get(args.resource_type, "")
     what = f"{args.resource_type.rsplit(':', 1)[-1]} {_named(inputs, label, args)}"
-    if missing:
+    reserved = [name for name in missing if name in RESERVED_TAGS]
+    own = [name for name in missing if name not in RESERVED_TAGS]
+    if reserved:
         if args.resource_type == JOB:
-            fix = ('its template\'s "tags" must carry them, e.g. "tags": {"project": "databricks-platform", '
-                   '"stage": {{ stage | tojson }}, "managed-by": "pulumi"}')
+            fix = _TAG_FIX_FOR_JOBS
         else:
-            fix = (f"give it the stage's tags (the program sets {', '.join(RESERVED_TAGS)} on every resource; "
-                   f"{_key('tags', args)} adds tags but must not blank these out)")
-        report_violation(f"{what} lacks the reserved tag(s) {', '.join(missing)} in {tag_input}: {fix}.", None)
-    stage, tagged = stage_of(args.urn), tags.get("stage")
-    if "stage" in required and stage and isinstance(tagged, str) and tagged and tagged != stage:
-        report_violation(
-            f"{what} is tagged stage={tagged!r} but belongs to stage {stage!r}: remove 'stage' from "
-            f"{_key('tags', args)}; the program tags every resource with its stage.", None)
-
-
-def _secret_fix(args: ResourceValidationArgs, path: tuple) -> str:
-    if path and path[0] in ("tags", "customTags"):
-        return f"remove it from {_key('tags', args)}; tags are never secret"
-    if args.resource_type == JOB:
-        return ("keep it in a secret scope and pass a Databricks secret reference, {{secrets/<scope>/<key>}}, "
-                "in the job definition")
-    if is_data_factory(args.resource_type, inputs_of(args)):
-        return "keep it in the stage's Key Vault and use an AzureKeyVaultSecret reference through its linked service"
-    return "keep it in the stage's Key Vault and read it from there at run time"
-
-
-def validate_no_plaintext_secrets(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    """No input holds what looks like a credential in plain text (Key Vault secret values excepted), a deployed
-    notebook's text included."""
-    inputs = inputs_of(args)
-    if args.resource_type == NOTEBOOK:
-        for line, kind in notebook_findings(inputs.get("source")):
-            report_violation(
-                f"{inputs['source']} line {line} holds what looks like {kind} in plain text, uploaded to the "
-                f"workspace as notebook {inputs.get('path', args.name)!r}: read it at run time instead, from a "
-                "Databricks secret scope (dbutils.secrets.get) or Key Vault, and revoke the exposed one.", None)
-    for finding in find_plaintext_secrets(inputs, resource_type=args.resource_type):
-        report_violation(
-            f"{path_text(finding.path)} of {args.resource_type.rsplit(':', 1)[-1]} {args.name!r} holds what looks "
-            f"like {finding.kind} in plain text, readable in the plan, the state and the portal: "
-            f"{_secret_fix(args, finding.path)}.", None)
+            fix = ("the program gives every resource it declares the stage's tags (core.config StageConfig.all_tags: "
+                   "project, stage and managed-by, then your own); pass them as its tags where it is declared")
+        report_violation(f"{what} lacks the reserved tag(s) {', '.join(reserved)} in {tag_input}: {fix}.", None)
+    if own:
+        if args.resource_type == JOB:
+            fix = 'add them to the "tags" of the template that renders the job (its definition\'s template:)'
+        else:
+            fix = (f"set them in {config_key('tags', args)}; the program puts the stack's tags on every resource it "
+                   "declares")
+        report_violation(f"{what} lacks the tag(s) {', '.join(own)} the policy requires (requiredTags) in "
+                         f"{tag_input}: {fix}.", None)
+    stage = stage_of(args.urn)
+    if "stage" not in required or not stage:
+        return
+    tagged_places = [(tag_input, tags)]
+    if args.resource_type == JOB:  # a job's clusters take the pool's tags; their own must not contradict them
+        tagged_places += [(f"{path_text(path)}.customTags", get(cluster, "customTags"))
+                          for path, cluster in job_clusters(inputs)]
+    for place, place_tags in tagged_places:
+        tagged = place_tags.get("stage") if isinstance(place_tags, dict) else None
+        if not isinstance(tagged, str) or not tagged or tagged == stage:
+            continue
+        if args.resource_type == JOB:
+            fix = (f"the job's template writes stage {tagged!r} itself; write \"stage\": {{{{ stage | tojson }}}} in "
+                   f"its {'cluster custom_tags' if place != tag_input else 'tags'} instead, or leave the tag out")
+        else:
+            fix = ("the program tags every resource with its stack's stage, and no stack setting can change it: the "
+                   "code that declares this resource passes other tags; pass the stage's tags (StageConfig.all_tags)")
+        report_violation(f"{what} is tagged stage={tagged!r} in {place} but belongs to stage {stage!r}: {fix}.", None)
 
 
 # Enforcement levels. Mandatory where a violation is a security exposure or breaks the platform's contract
@@ -376,9 +371,17 @@ POLICIES: list[ResourceValidationPolicy] = [
         config_schema=PolicyConfigSchema(properties=dict(PROD_STAGES_SCHEMA)),
     ),
     ResourceValidationPolicy(
-        name="schedules-paused-outside-prod",
-        description="Job schedules are paused and Data Factory triggers stopped outside the prod stages.",
-        validate=validate_schedules_paused,
+        name="job-schedules-paused-outside-prod",
+        description="Job schedules, continuous runs and job triggers are paused outside the prod stages.",
+        validate=validate_job_schedules_paused,
+        enforcement_level=EnforcementLevel.MANDATORY,
+        severity=Severity.MEDIUM,
+        config_schema=PolicyConfigSchema(properties=dict(PROD_STAGES_SCHEMA)),
+    ),
+    ResourceValidationPolicy(
+        name="data-factory-triggers-stopped-outside-prod",
+        description="Data Factory triggers stay stopped outside the prod stages.",
+        validate=validate_data_factory_triggers_stopped,
         enforcement_level=EnforcementLevel.MANDATORY,
         severity=Severity.MEDIUM,
         config_schema=PolicyConfigSchema(properties=dict(PROD_STAGES_SCHEMA)),

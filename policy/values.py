@@ -11,7 +11,7 @@ so a rule decides once what an unknown means for it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from pulumi_policy import ResourceValidationArgs, Secret
@@ -29,6 +29,8 @@ from pulumi_policy.proxy import (
 # How the offline plan (offline_plan/runner.py) prints an unknown and a secret.
 PLAN_COMPUTED = "<computed>"
 PLAN_SECRET = "[secret]"
+
+KEY_PREFIX = "databricks-platform"  # the project's config namespace in Pulumi.<stage>.yaml
 
 _UNKNOWN_SENTINELS = frozenset({
     UNKNOWN_ARCHIVE_VALUE, UNKNOWN_ARRAY_VALUE, UNKNOWN_ASSET_VALUE, UNKNOWN_BOOLEAN_VALUE,
@@ -123,6 +125,11 @@ def stack_file(urn: str) -> str:
     return f"Pulumi.{stage}.yaml" if stage else "Pulumi.<stage>.yaml"
 
 
+def config_key(name: str, args: ResourceValidationArgs) -> str:
+    """How a violation names the stack setting that fixes it: ``databricks-platform:<name> in Pulumi.<stage>.yaml``."""
+    return f"{KEY_PREFIX}:{name} in {stack_file(args.urn)}"
+
+
 def setting(args: Any, key: str, default: Any) -> Any:
     """A policy setting from the pack's config (``--policy-pack-config``), else its documented default.
 
@@ -140,3 +147,26 @@ def path_text(path: Sequence[str | int]) -> str:
     for step in path:
         text += f"[{step}]" if isinstance(step, int) else (f".{step}" if text else str(step))
     return text
+
+
+def _task_clusters(task: Any, path: tuple) -> Iterator[tuple[tuple, Any]]:
+    if not isinstance(task, dict):
+        return
+    if task.get("newCluster") is not None:
+        yield (*path, "newCluster"), task["newCluster"]
+    # A for-each task runs its nested task on its own cluster settings.
+    yield from _task_clusters(get(task, "forEachTask", "task"), (*path, "forEachTask", "task"))
+
+
+def job_clusters(inputs: dict) -> Iterator[tuple[tuple, Any]]:
+    """Every new-cluster specification of a Databricks job's inputs, with its input path."""
+    if inputs.get("newCluster") is not None:
+        yield ("newCluster",), inputs["newCluster"]
+    declared = inputs.get("jobClusters")
+    for index, job_cluster in enumerate(declared if isinstance(declared, list) else []):
+        cluster = get(job_cluster, "newCluster")
+        if cluster is not None:
+            yield ("jobClusters", index, "newCluster"), cluster
+    tasks = inputs.get("tasks")
+    for index, task in enumerate(tasks if isinstance(tasks, list) else []):
+        yield from _task_clusters(task, ("tasks", index))

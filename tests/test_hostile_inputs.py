@@ -67,6 +67,26 @@ def test_a_hostile_stack_file_is_one_line_naming_file_and_key(tmp_path, stack_fi
     assert expected in line
 
 
+def test_every_unreadable_key_and_value_of_a_stack_file_is_reported_in_one_run(tmp_path):
+    # Problems local to one key or value do not stop the reading: the user fixes the file once, not per line.
+    program = copy_program(tmp_path / "program", stacks=())
+    (program / "Pulumi.test.yaml").write_text(
+        "config:\n"
+        "  databricks-platform:prefix: dbp\n"
+        "  1: x\n"
+        "  2: y\n"
+        "  databricks-platform:prefix: dbq\n"
+        "  databricks-platform:tags: {a: !!binary aGVsbG8=, b: ok}\n"
+        "  databricks-platform:location: [x, !!set {a}]\n"
+    )
+    lines = assert_refused(plan(program))
+    assert [line.split(": ", 1)[0] for line in lines] == [
+        "Pulumi.test.yaml:3:3", "Pulumi.test.yaml:4:3", "Pulumi.test.yaml:5:3", "Pulumi.test.yaml:6:33",
+        "Pulumi.test.yaml:7:37"], lines
+    assert "the key '1'" in lines[0] and "the key '2'" in lines[1] and "duplicate key" in lines[2]
+    assert "the tag !!binary" in lines[3] and "location[1]: the tag !!set" in lines[4]
+
+
 def test_config_and_job_problems_of_every_kind_are_reported_together_in_one_run(tmp_path):
     program = copy_program(tmp_path / "program", stacks=())
     (program / "Pulumi.test.yaml").write_text(

@@ -102,3 +102,21 @@ def test_job_settings_out_of_range_are_config_errors_naming_the_key():
     for key in ("jobsMaxConcurrentRuns", "jobsTimeoutSeconds", "jobsFailureEmails[0]", "jobsEditMode"):
         assert f"Pulumi.prod.yaml: {PROJECT}:{key}: " in problems
     assert "'oncall' is not an e-mail address" in problems and "'UI_LOCKED' or 'EDITABLE'" in problems
+
+
+@pytest.mark.parametrize("runner", ["schedule", "continuous", "trigger"])
+def test_a_schedule_the_template_leaves_without_pause_status_gets_the_stages(runner):
+    """Databricks takes a missing pause_status as UNPAUSED: a template that forgets it would run in test."""
+    paused = replace(STAGE_DEFAULTS, schedule_pause_status="PAUSED")
+    settings = {"name": "a", runner: {"quartz_cron_expression": "0 0 3 * * ?", "timezone_id": "UTC"}}
+    assert with_job_defaults(settings, paused)[runner]["pause_status"] == "PAUSED"
+    assert settings[runner].get("pause_status") is None, "the rendered settings are not changed in place"
+    own = {"name": "b", runner: {"pause_status": "UNPAUSED"}}
+    assert with_job_defaults(own, paused)[runner]["pause_status"] == "UNPAUSED", "a template's own value is kept"
+    assert runner not in with_job_defaults({"name": "c"}, paused), "no schedule is added to a job without one"
+
+
+@pytest.mark.parametrize(("stack", "expected"), [("test", "PAUSED"), ("prod", "UNPAUSED")])
+def test_the_stages_job_schedule_pause_status_is_the_default_pause_status(stack, expected):
+    config = parse_stage_config({f"{PROJECT}:jobSchedulePauseStatus": expected}, stack=stack)
+    assert config.job_defaults.schedule_pause_status == expected

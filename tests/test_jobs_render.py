@@ -393,7 +393,7 @@ def test_unknown_field_without_close_match_lists_allowed_fields(tmp_path):
 @pytest.mark.parametrize(("field", "value", "message"), [
     ("max_retries", '"3"', "tasks[0].max_retries: expected an integer, got string '3'"),
     ("retry_on_timeout", '"yes"', "tasks[0].retry_on_timeout: expected true or false, got string 'yes'"),
-    ("libraries", "{}", "tasks[0].libraries: expected a list, got an object"),
+    ("libraries", "{}", "tasks[0].libraries: expected a list of objects, got an object"),
     ("max_retries", "true", "tasks[0].max_retries: expected an integer, got boolean true"),
 ])
 def test_wrong_type_is_reported_with_json_path(tmp_path, field, value, message):
@@ -496,7 +496,9 @@ def test_every_bad_file_is_reported_in_one_error(tmp_path):
 file_stems = st.from_regex(r"[a-z][a-z0-9]{0,10}(_[a-z0-9]{1,6})?", fullmatch=True)
 par_suffixes = st.from_regex(r"[a-z][a-z0-9]{0,11}", fullmatch=True)
 text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=20)
-par_pairs = st.dictionaries(par_suffixes, st.tuples(text.filter(bool), text | st.integers()), max_size=5)
+# A parameter name is printable text without white space at either end (one that is not is refused, below).
+parameter_names = text.filter(lambda name: name and name.isprintable() and name == name.strip())
+par_pairs = st.dictionaries(par_suffixes, st.tuples(parameter_names, text | st.integers()), max_size=5)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -658,8 +660,9 @@ def test_list_valued_task_keys_are_reported_not_a_crash(tmp_path):
 
 @pytest.mark.parametrize(("template", "message"), [
     ("{% for i in range(10**9) %}x{% endfor %}", "Range too big"),
+    ('{% for i in range(100000) %}{{ "x" * 100 }}{% endfor %}', "renders more than 4 MiB for one job"),
     ("{% for i in range(100000) %}{% for j in range(100) %}xxxxxxxxxx{% endfor %}{% endfor %}",
-     "renders more than 4 MiB for one job"),
+     "runs more than 250,000 steps"),
     ('{% include "custom.json.j2" %}', "the template calls or includes itself without end"),
 ])
 def test_a_runaway_template_fails_promptly(tmp_path, template, message):
@@ -692,7 +695,7 @@ ETL_JSON = json.dumps(POOL_REF_PREFIX + "etl")
     ('{"instance_pool_id": ' + GENERAL_JSON + ', "driver_instance_pool_id": ' + GENERAL_JSON + ', "num_workers": 4}',
      "needs 5 instances"),
     ('{"instance_pool_id": ' + GENERAL_JSON + ', "autoscale": {"min_workers": 1, "max_workers": 4}}',
-     "needs 5 instances of pool 'general' (4 workers (autoscale.max_workers) + the driver)"),
+     "may grow to 5 instances of pool 'general' (4 workers (autoscale.max_workers) + the driver)"),
     ('{"instance_pool_id": ' + GENERAL_JSON + ', "driver_instance_pool_id": ' + ETL_JSON + ', "num_workers": 5}',
      "needs 5 instances of pool 'general' (5 workers (num_workers))"),
 ])
@@ -763,3 +766,52 @@ def test_documented_databricks_limits_fail_at_render_time_not_at_up(tmp_path, ex
 def test_a_file_name_with_a_newline_is_quoted_so_each_problem_stays_one_line(tmp_path):
     problem = one_problem(tmp_path, {"jobs/bad\nname.json": "{"})
     assert problem.startswith("'jobs/bad\\nname.json':1:2: invalid JSON") and "\n" not in problem
+
+
+# --- names a user must type or find: printable, no white space at either end -----------------------------
+
+
+@pytest.mark.parametrize(("name", "what"), [
+    ("daily-ingest\n", "holds a control or invisible character"),
+    ("daily\x00ingest", "holds a control or invisible character"),
+    ("daily\u200bingest", "holds a control or invisible character"),  # a zero-width space
+    (" daily-ingest", "begins or ends with white space"),
+    ("daily-ingest ", "begins or ends with white space"),
+])
+def test_a_job_name_with_a_control_character_or_outer_space_is_refused_saying_what_is_allowed(tmp_path, name, what):
+    found = problems(tmp_path, {"jobs/a.json": db_dsc(), "jobs/b.json": db_dsc(name=name),
+                                "jobs/c.yaml": f"template: custom.json.j2\nname: {json.dumps(name)}\n",
+                                "templates/custom.json.j2": job_json(task("a"))})
+    for source in ("jobs/b.json", "jobs/c.yaml"):
+        (problem,) = [problem for problem in found if problem.startswith(source)]
+        assert problem == f"{source}: name: {name!r} {what}; a job name is printable text without white space at " \
+                          "either end (spaces inside are fine)"
+    assert len(found) == 2, found  # not also "the same name as jobs/a.json": it is refused for itself
+
+
+def test_job_names_that_differ_only_in_case_are_the_same_name_as_databricks_finds_jobs(tmp_path):
+    found = problems(tmp_path, {"jobs/a.json": db_dsc(name="daily-ingest"), "jobs/b.json": db_dsc(name="Daily-Ingest")})
+    assert found == ["jobs/b.json: job name 'Daily-Ingest' is also used by jobs/a.json (as 'daily-ingest'; Databricks "
+                     "compares job names regardless of case); job names must be unique in a workspace"]
+
+
+def test_a_job_name_with_inner_spaces_and_any_printable_letters_is_fine(tmp_path):
+    (job,) = render(write(tmp_path, {"jobs/a.json": db_dsc(name="Tägliche Übernahme – ERP")}))
+    assert job.settings["name"] == "Tägliche Übernahme – ERP"
+
+
+@pytest.mark.parametrize(("name", "what"), [
+    ("x\x00", "holds a control or invisible character"),
+    ("region\n", "holds a control or invisible character"),
+    (" region", "begins or ends with white space"),
+])
+def test_a_parameter_name_with_a_control_character_or_outer_space_is_refused(tmp_path, name, what):
+    definition = problems(tmp_path / "a", {"jobs/a.json": db_dsc(par_x=name, par_x_val="v")})
+    assert definition == [f"jobs/a.json: par_x: parameter name {name!r} {what}; a parameter name is printable text "
+                          "without white space at either end (spaces inside are fine)"]
+    # A template writing base_parameters itself is held to the same rule.
+    template = job_json('{"task_key": "a", "notebook_task": {"notebook_path": "/x", "base_parameters": {'
+                        + json.dumps(name) + ': "v"}}}')
+    (rendered,) = problems(tmp_path / "b", custom(template))
+    assert rendered.startswith(f"jobs/custom.yaml: tasks[0].notebook_task.base_parameters: parameter name {name!r} "
+                               f"{what}")

@@ -12,7 +12,13 @@ import pytest
 
 from core.config import PROJECT, parse_stage_config
 from core.errors import UserError
-from core.notebooks import MAX_NOTEBOOK_BYTES, check_notebook_references, job_notebook_references, load_notebooks
+from core.notebooks import (
+    MAX_NOTEBOOK_BYTES,
+    check_notebook_references,
+    job_notebook_references,
+    load_notebooks,
+    scan_notebooks,
+)
 from tests.conftest import REPO, STAGES, copy_program, resources_of, run_plan
 
 NOTEBOOK = "databricks:index/notebook:Notebook"
@@ -254,3 +260,64 @@ def test_data_factory_notebook_activities_must_run_a_deployed_or_external_notebo
         assert not any("enrich_notebook" in p for p in problems), "an expression is resolved only at run time"
         external = [p for p in problems if "/Repos/analytics/publish" in p]
         assert bool(external) == (stack == "dev"), f"{stack}: externalNotebooks is per stage: {problems}"
+
+
+HOSTILE_JUPYTER = {
+    "deep.ipynb": ("[" * 100_000, "nested deeper than 64 levels"),
+    "huge_version.ipynb": ('{"cells": [], "nbformat": 1' + "0" * 5000 + "}", "a number has more digits"),
+    "nan.ipynb": ('{"cells": [], "nbformat": NaN}', "nbformat: NaN is not a JSON number"),
+    "twice.ipynb": ('{"cells": [], "cells": [], "nbformat": 4}', "duplicate key 'cells'"),
+    "old.ipynb": ('{"cells": [], "nbformat": 3}', "nbformat 3 is not a Jupyter notebook format Databricks imports"),
+    "text_version.ipynb": ('{"cells": [], "nbformat": "4"}', "nbformat '4' is not a Jupyter notebook format"),
+}
+
+
+def test_a_hostile_jupyter_file_is_one_problem_naming_it_and_the_other_files_still_load(tmp_path):
+    base = tmp_path / "notebooks"
+    for name, (text, _) in HOSTILE_JUPYTER.items():
+        _write(base / name, text)
+    _write(base / "good.ipynb", JUPYTER)
+
+    with pytest.raises(UserError) as caught:
+        load_notebooks(base, root="/Shared", relative_to=tmp_path)
+
+    problems = caught.value.problems
+    for name, (_, what) in HOSTILE_JUPYTER.items():
+        mine = [p for p in problems if p.startswith(f"notebooks/{name}")]
+        assert len(mine) == 1 and what in mine[0], f"{name}: {mine or problems}"
+    assert len(problems) == len(HOSTILE_JUPYTER), problems
+    assert all("\n" not in problem and len(problem) < 400 for problem in problems)
+
+
+@pytest.mark.parametrize(("name", "what"), [
+    ("nl\nname.py", "holds a control or invisible character"),
+    ("tab\tname.py", "holds a control or invisible character"),
+    ("bell\x07.sql", "holds a control or invisible character"),
+    (" leading.py", "begins or ends with white space"),
+    ("trailing .py", "begins or ends with white space"),
+    ("team /load.py", "begins or ends with white space"),
+    ("team\r/load.py", "holds a control or invisible character"),
+])
+def test_a_notebook_whose_workspace_path_would_hold_a_control_character_or_outer_space_is_refused(tmp_path, name,
+                                                                                                   what):
+    base = tmp_path / "notebooks"
+    _write(base / name, "# Databricks notebook source\nprint(1)\n")
+    _write(base / "fine name.py", "# Databricks notebook source\nprint(1)\n")  # a space inside is allowed
+
+    scan = scan_notebooks(base, root="/Shared", relative_to=tmp_path)
+
+    (problem,) = scan.problems
+    assert problem.startswith(repr(f"notebooks/{name}") if not f"notebooks/{name}".isprintable()
+                              else f"notebooks/{name}"), problem
+    assert what in problem and "rename it" in problem and "\n" not in problem
+    assert [notebook.workspace_path for notebook in scan.notebooks] == ["/Shared/fine name"]
+
+
+def test_a_referenced_notebook_path_with_a_control_character_is_refused_even_under_an_external_folder():
+    problems = check_notebook_references([("jobs/a.json", "/Repos/team/load\n"), ("jobs/b.json", "/Repos/team /x")],
+                                         deployed=[], external=["/Repos"])
+    assert problems == [
+        "jobs/a.json: notebook path '/Repos/team/load\\n': 'load\\n' holds a control or invisible character; each "
+        "part of a workspace path is printable text without white space at either end (spaces inside are fine)",
+        "jobs/b.json: notebook path '/Repos/team /x': 'team ' begins or ends with white space; each part of a "
+        "workspace path is printable text without white space at either end (spaces inside are fine)"]

@@ -246,6 +246,29 @@ def test_a_huge_stack_value_is_not_echoed_whole():
     assert len(result.stderr) < 400 and len(result.stderr.splitlines()) == 1
 
 
+@pytest.mark.parametrize("arguments, expected", [
+    (["--against", ""], "--against needs a git ref"),
+    (["--against", "  "], "--against needs a git ref"),
+    (["--format", "markdown"], "--format chooses the output of --against"),
+    (["--json", "--format", "markdown"], "--json prints plans; it does not combine"),
+    (["--json", "--against", "HEAD"], "--json prints plans; it does not combine"),
+    (["--policy-config", "x.json"], "--policy-config needs --policy"),
+], ids=["empty-ref", "blank-ref", "markdown-without-against", "json-and-markdown", "json-and-against",
+        "policy-config-alone"])
+def test_options_that_would_be_ignored_are_a_usage_error_not_a_plain_plan(arguments, expected):
+    # A pipeline whose target-branch variable is empty must fail, not post a plan where a diff was asked for.
+    result = run_plan("--stack", "dev", *arguments)
+    assert result.returncode == 2, result.stdout[:200]
+    assert expected in result.stderr and result.stdout == "" and "Traceback" not in result.stderr
+
+
+def test_every_conflicting_option_is_reported_in_one_run():
+    result = run_plan("--stack", "dev", "--json", "--format", "markdown", "--policy", "--against", "")
+    assert result.returncode == 2
+    for expected in ("--against needs a git ref", "--json prints plans", "--policy checks the plans themselves"):
+        assert expected in result.stderr
+
+
 def test_a_missing_stack_value_is_a_usage_error():
     result = run_plan("--stack")
     assert result.returncode == 2 and "--stack" in result.stderr and "Traceback" not in result.stderr

@@ -2,10 +2,9 @@
 
 The shipped stages pass; scratch copies of the program, each breaking one rule through the input a user
 would change (a stack file key, a job definition, a template), fail with that rule's line naming the
-resource and what to change. Two rules cannot be broken through any input on this branch and are covered
-by hand-built arguments only (tests/test_policy_rules.py): key-vault-rbac (components/key_vault.py always
-sets RBAC mode) and, until factory/ and the trigger state land, the Data Factory halves of
-compute-on-pools and schedules-paused-outside-prod.
+resource and what to change. key-vault-rbac cannot be broken through any input (components/key_vault.py
+always sets RBAC mode) and, like the Data Factory half of compute-on-pools, is covered by hand-built
+arguments only (tests/test_policy_rules.py).
 """
 
 from __future__ import annotations
@@ -34,7 +33,7 @@ def test_shipped_stages_pass_every_guard_rail(stage):
     result = run_plan("--stack", stage, "--policy")
     assert result.returncode == 0, result.stdout + result.stderr
     assert violation_lines(result.stdout) == []
-    assert re.search(r"stack " + stage + r": 9 rules on \d+ resources: 0 mandatory and 0 advisory", result.stdout)
+    assert re.search(r"stack " + stage + r": 10 rules on \d+ resources: 0 mandatory and 0 advisory", result.stdout)
     assert f"Stack {stage} passes every guard rail." in result.stdout
 
 
@@ -91,6 +90,23 @@ def _break_schedule(program: Path) -> None:
     path.write_text(path.read_text().replace("jobSchedulePauseStatus: PAUSED", "jobSchedulePauseStatus: UNPAUSED"))
 
 
+def _break_triggers(program: Path) -> None:
+    _stack_file(program, "test", "  databricks-platform:dataFactoryTriggersStarted: true\n")
+
+
+def _schedule_without_pause_status(program: Path) -> None:
+    """Not a break: a template that writes no pause_status gets the stage's (PAUSED in test), so no rule fires."""
+    (program / "templates" / "own_schedule.json.j2").write_text(
+        '{"name": {{ job.name | tojson }},\n'
+        ' "schedule": {"quartz_cron_expression": "0 0 3 * * ?", "timezone_id": "UTC"},\n'
+        f' "job_clusters": [{{"job_cluster_key": "main", "new_cluster": {{{SPARK}, '
+        '"instance_pool_id": {{ pool() | tojson }}, "num_workers": 1}}],\n'
+        ' "tasks": [{"task_key": "export", "job_cluster_key": "main",'
+        ' "notebook_task": {"notebook_path": "/Shared/adhoc/export"}}],\n'
+        f" {TAGS}}}\n")
+    (program / "jobs" / "nightly_export.yaml").write_text("template: own_schedule.json.j2\nname: nightly-export\n")
+
+
 def _break_pool(program: Path) -> None:
     _own_template(program, cluster='"node_type_id": "Standard_DS3_v2"', tags=True)
 
@@ -111,11 +127,11 @@ def _break_secret(program: Path) -> str:
 # input a user would change. Each group's full list of lines is checked, so no other rule fires.
 GROUPS = {
     # Stack-file keys: every rule here is mandatory.
-    "stack-file": (_break_pat, _break_purge_protection, _break_public_ip, _break_schedule),
+    "stack-file": (_break_pat, _break_purge_protection, _break_public_ip, _break_schedule, _break_triggers),
     # Job definitions and templates.
     "jobs": (_break_pool, _break_secret),
     # Only advisory rules broken: shown, not fatal.
-    "advisory": (_break_idle_pool, _break_tags),
+    "advisory": (_break_idle_pool, _break_tags, _schedule_without_pause_status),
 }
 # rule broken -> (its group, level, the resource it names, what the message tells the user to change)
 BROKEN = {
@@ -127,8 +143,11 @@ BROKEN = {
                                                "databricks-platform:keyVaultPurgeProtection in Pulumi.test.yaml"),
     "workspace-no-public-ip": ("stack-file", "mandatory", "databricks-workspace",
                                "databricks-platform:workspaceNoPublicIp in Pulumi.test.yaml to true"),
-    "schedules-paused-outside-prod": ("stack-file", "mandatory", "jobs-nightly-report",
-                                      "databricks-platform:jobSchedulePauseStatus in Pulumi.test.yaml to PAUSED"),
+    "job-schedules-paused-outside-prod": ("stack-file", "mandatory", "jobs-nightly-report",
+                                          "databricks-platform:jobSchedulePauseStatus in Pulumi.test.yaml to PAUSED"),
+    "data-factory-triggers-stopped-outside-prod": (
+        "stack-file", "mandatory", "factory-objects-tr-tr_daily_jit_chain-runtime-state",
+        "set databricks-platform:dataFactoryTriggersStarted to false"),
     "compute-on-pools": ("jobs", "mandatory", "jobs-adhoc-export", "instance_pool_id"),
     "no-plaintext-secrets": ("jobs", "mandatory", "jobs-export-with-token", "a Databricks personal access token"),
     "pools-idle-at-zero-outside-prod": ("advisory", "advisory", "pools-general",
@@ -270,7 +289,7 @@ def test_levels_from_config_follow_the_engine_policy_entry_then_all():
     strict = check_plan(PLAN, config={"all": "advisory", "pools-idle-at-zero-outside-prod": "mandatory"})
     assert [v.level for v in strict.violations] == ["mandatory", "advisory"]
     off = check_plan(PLAN, config={"pat-lifetime-within-cap": {"enforcementLevel": "disabled"}})
-    assert [v.policy for v in off.violations] == ["pools-idle-at-zero-outside-prod"] and off.policies == 8
+    assert [v.policy for v in off.violations] == ["pools-idle-at-zero-outside-prod"] and off.policies == 9
 
 
 def test_a_rule_that_crashes_fails_the_run_without_quoting_inputs(monkeypatch):

@@ -27,7 +27,7 @@ BOTH = pytest.mark.parametrize("build", [offline_args, pack_args], ids=["offline
 
 def test_every_rule_is_a_resource_policy_with_a_deliberate_level():
     names = [policy.name for policy in rules.POLICIES]
-    assert len(names) == len(set(names)) == 9
+    assert len(names) == len(set(names)) == 10
     levels = {policy.name: policy.enforcement_level for policy in rules.POLICIES}
     assert all(isinstance(policy, ResourceValidationPolicy) for policy in rules.POLICIES)
     # Security exposures and the platform's contract block; cost and reporting only advise.
@@ -41,7 +41,8 @@ def test_config_schema_defaults_are_the_documented_defaults():
     assert schemas["pat-lifetime-within-cap"]["maxLifetimeDays"]["default"] == 90
     assert schemas["key-vault-purge-protection-outside-dev"]["devStages"]["default"] == ["dev"]
     assert schemas["pools-idle-at-zero-outside-prod"]["prodStages"]["default"] == ["prod"]
-    assert schemas["schedules-paused-outside-prod"]["prodStages"]["default"] == ["prod"]
+    assert schemas["job-schedules-paused-outside-prod"]["prodStages"]["default"] == ["prod"]
+    assert schemas["data-factory-triggers-stopped-outside-prod"]["prodStages"]["default"] == ["prod"]
     assert schemas["reserved-tags"]["requiredTags"]["default"] == ["project", "stage", "managed-by"]
 
 
@@ -294,40 +295,54 @@ def _scheduled(pause_status=None, field="schedule") -> dict:
 
 @BOTH
 def test_running_job_schedule_outside_prod_is_a_violation_naming_the_pause_key(build):
-    found = violations(rules.validate_schedules_paused, build(JOB, _scheduled("UNPAUSED")))
-    assert len(found) == 1
-    assert "databricks-platform:jobSchedulePauseStatus in Pulumi.test.yaml to PAUSED" in found[0]
+    found = violations(rules.validate_job_schedules_paused, build(JOB, _scheduled("UNPAUSED")))
+    assert found == [
+        "Job 'daily-ingest': its schedule would run in stage test (pause_status UNPAUSED): set "
+        "databricks-platform:jobSchedulePauseStatus in Pulumi.test.yaml to PAUSED; if it is PAUSED already, the "
+        "job's template writes its own schedule.pause_status: remove it there (the stage's value is then used) or "
+        "write {{ vars.schedule_pause_status | tojson }}."]
 
 
 @pytest.mark.parametrize("field", ["schedule", "continuous", "trigger"])
 def test_job_schedule_continuous_run_or_trigger_without_pause_status_runs_and_is_a_violation(field):
-    found = violations(rules.validate_schedules_paused, offline_args(JOB, _scheduled(None, field), stage="dev"))
-    assert len(found) == 1 and f"{field}.pause_status" in found[0]
+    found = violations(rules.validate_job_schedules_paused, offline_args(JOB, _scheduled(None, field), stage="dev"))
+    assert len(found) == 1 and "(no pause_status: UNPAUSED)" in found[0] and f"{field}.pause_status" in found[0]
 
 
 @BOTH
 def test_paused_schedule_outside_prod_and_running_schedule_in_prod_pass(build):
-    assert violations(rules.validate_schedules_paused, build(JOB, _scheduled("PAUSED"))) == []
-    assert violations(rules.validate_schedules_paused, build(JOB, _scheduled("UNPAUSED"), stage="prod")) == []
+    assert violations(rules.validate_job_schedules_paused, build(JOB, _scheduled("PAUSED"))) == []
+    assert violations(rules.validate_job_schedules_paused, build(JOB, _scheduled("UNPAUSED"), stage="prod")) == []
 
 
 def test_job_without_schedule_passes():
-    assert violations(rules.validate_schedules_paused, offline_args(JOB, _job())) == []
+    assert violations(rules.validate_job_schedules_paused, offline_args(JOB, _job())) == []
 
 
 @BOTH
-def test_data_factory_trigger_started_outside_prod_is_a_violation(build):
+def test_data_factory_trigger_started_outside_prod_is_a_violation_naming_both_trigger_state_keys(build):
     state = {"trigger_name": "tr_nightly", "desired_state": "Started"}
-    found = violations(rules.validate_schedules_paused, build(TRIGGER_RUNTIME_STATE, state))
-    assert len(found) == 1 and "'tr_nightly'" in found[0] and "Stopped" in found[0]
+    found = violations(rules.validate_data_factory_triggers_stopped, build(TRIGGER_RUNTIME_STATE, state))
+    assert found == [
+        "Data Factory trigger 'tr_nightly' would be started in stage test, running its pipelines on a schedule "
+        "nobody expects there: in Pulumi.test.yaml, set databricks-platform:dataFactoryTriggerStates to "
+        "{'tr_nightly': Stopped} (a per-trigger state wins), or leave 'tr_nightly' out of it and set "
+        "databricks-platform:dataFactoryTriggersStarted to false (or remove it: false is the default)."]
 
 
 @BOTH
 def test_data_factory_trigger_stopped_outside_prod_or_started_in_prod_passes(build):
-    assert violations(rules.validate_schedules_paused,
+    assert violations(rules.validate_data_factory_triggers_stopped,
                       build(TRIGGER_RUNTIME_STATE, {"desired_state": "Stopped"})) == []
-    assert violations(rules.validate_schedules_paused,
+    assert violations(rules.validate_data_factory_triggers_stopped,
                       build(TRIGGER_RUNTIME_STATE, {"desired_state": "Started"}, stage="prod")) == []
+
+
+def test_each_runs_outside_prod_rule_judges_only_its_own_resources():
+    started = offline_args(TRIGGER_RUNTIME_STATE, {"trigger_name": "tr", "desired_state": "Started"})
+    assert violations(rules.validate_job_schedules_paused, started) == []
+    running = offline_args(JOB, _scheduled("UNPAUSED"))
+    assert violations(rules.validate_data_factory_triggers_stopped, running) == []
 
 
 # --- Reserved tags ------------------------------------------------------------------------------------------
@@ -336,10 +351,13 @@ RESERVED = {"project": "databricks-platform", "stage": "test", "managed-by": "pu
 
 
 @BOTH
-def test_azure_resource_missing_a_reserved_tag_is_a_violation_naming_it(build):
+def test_azure_resource_missing_a_reserved_tag_is_a_violation_naming_it_and_where_tags_come_from(build):
     vault = {"vaultName": "kv-dbp-test", "tags": {"project": "databricks-platform", "stage": "test"}}
     found = violations(rules.validate_reserved_tags, build(KEY_VAULT, vault))
-    assert len(found) == 1 and "managed-by" in found[0] and "project" not in found[0].split(" in tags")[0]
+    assert found == [
+        "Vault 'kv-dbp-test' lacks the reserved tag(s) managed-by in tags: the program gives every resource it "
+        "declares the stage's tags (core.config StageConfig.all_tags: project, stage and managed-by, then your own); "
+        "pass them as its tags where it is declared."]
 
 
 def test_taggable_azure_resource_declared_without_tags_is_a_violation():
@@ -363,17 +381,38 @@ def test_an_adf_object_published_as_written_needs_no_tags_though_the_generic_res
 @BOTH
 def test_databricks_jobs_and_pools_carry_the_reserved_tags(build):
     job = violations(rules.validate_reserved_tags, build(JOB, _job(tags={"stage": "test", "managed-by": "pulumi"})))
-    assert len(job) == 1 and "'daily-ingest'" in job[0] and '"project": "databricks-platform"' in job[0]
+    assert job == [
+        "Job 'daily-ingest' lacks the reserved tag(s) project in tags: add them to the \"tags\" of the template that "
+        "renders the job (its definition's template:, by default templates/notebook_job.json.j2), e.g. \"tags\": "
+        '{"project": "databricks-platform", "stage": {{ stage | tojson }}, "managed-by": "pulumi"}.']
     pool = {"instancePoolName": "general", "customTags": {"stage": "test"}}
     assert len(violations(rules.validate_reserved_tags, build(INSTANCE_POOL, pool))) == 1
     assert violations(rules.validate_reserved_tags, build(JOB, _job(tags=RESERVED))) == []
     assert violations(rules.validate_reserved_tags, build(INSTANCE_POOL, {"customTags": RESERVED})) == []
 
 
-def test_a_stage_tag_that_names_another_stage_is_a_violation():
+def test_a_stage_tag_that_names_another_stage_is_a_violation_saying_it_comes_from_code_not_config():
     tags = {**RESERVED, "stage": "prod"}
-    found = violations(rules.validate_reserved_tags, offline_args(KEY_VAULT, {"tags": tags}, stage="test"))
-    assert len(found) == 1 and "stage='prod'" in found[0] and "databricks-platform:tags in Pulumi.test.yaml" in found[0]
+    vault = {"vaultName": "kv-dbp-test", "tags": tags}
+    found = violations(rules.validate_reserved_tags, offline_args(KEY_VAULT, vault, stage="test"))
+    assert found == [
+        "Vault 'kv-dbp-test' is tagged stage='prod' in tags but belongs to stage 'test': the program tags every "
+        "resource with its stack's stage, and no stack setting can change it: the code that declares this resource "
+        "passes other tags; pass the stage's tags (StageConfig.all_tags)."]
+
+
+def test_a_job_or_its_cluster_tagged_with_another_stage_is_told_to_write_the_stage_from_the_template():
+    cluster = {**_cluster("pool-id"), "customTags": {"stage": "prod"}}
+    job = _job(tags={**RESERVED, "stage": "dev"}, jobClusters=[{"jobClusterKey": "main", "newCluster": cluster}])
+    found = violations(rules.validate_reserved_tags, offline_args(JOB, job, stage="test"))
+    assert found == [
+        "Job 'daily-ingest' is tagged stage='dev' in tags but belongs to stage 'test': the job's template writes "
+        "stage 'dev' itself; write \"stage\": {{ stage | tojson }} in its tags instead, or leave the tag out.",
+        "Job 'daily-ingest' is tagged stage='prod' in jobClusters[0].newCluster.customTags but belongs to stage "
+        "'test': the job's template writes stage 'prod' itself; write \"stage\": {{ stage | tojson }} in its "
+        "cluster custom_tags instead, or leave the tag out."]
+    fine = _job(tags=RESERVED, jobClusters=[{"newCluster": {**cluster, "customTags": {"stage": "test", "x": "y"}}}])
+    assert violations(rules.validate_reserved_tags, offline_args(JOB, fine, stage="test")) == []
 
 
 def test_an_empty_reserved_tag_is_missing():
@@ -381,10 +420,14 @@ def test_an_empty_reserved_tag_is_missing():
     assert len(found) == 1 and "project" in found[0]
 
 
-def test_required_tags_come_from_the_policy_config():
-    args = offline_args(KEY_VAULT, {"tags": RESERVED}, config={"requiredTags": ["project", "costCenter"]})
+def test_required_tags_come_from_the_policy_config_and_own_tags_are_set_in_the_stack_file():
+    vault = {"vaultName": "kv-dbp-test", "tags": RESERVED}
+    args = offline_args(KEY_VAULT, vault, config={"requiredTags": ["project", "costCenter"]})
     found = violations(rules.validate_reserved_tags, args)
-    assert len(found) == 1 and "costCenter" in found[0]
+    assert found == [
+        "Vault 'kv-dbp-test' lacks the tag(s) costCenter the policy requires (requiredTags) in tags: set them in "
+        "databricks-platform:tags in Pulumi.test.yaml; the program puts the stack's tags on every resource it "
+        "declares."]
 
 
 # --- Plaintext secrets --------------------------------------------------------------------------------------
@@ -496,8 +539,8 @@ UNKNOWN_CASES = [
     (rules.validate_compute_on_pools, JOB, {"jobClusters": [{"newCluster": UNKNOWN}], "tasks": UNKNOWN}),
     (rules.validate_compute_on_pools, LINKED_SERVICE, {"properties": UNKNOWN}),
     (rules.validate_pools_idle_at_zero, INSTANCE_POOL, {"minIdleInstances": UNKNOWN}),
-    (rules.validate_schedules_paused, JOB, {"schedule": {"pauseStatus": UNKNOWN}, "trigger": UNKNOWN}),
-    (rules.validate_schedules_paused, TRIGGER_RUNTIME_STATE, {"desired_state": UNKNOWN}),
+    (rules.validate_job_schedules_paused, JOB, {"schedule": {"pauseStatus": UNKNOWN}, "trigger": UNKNOWN}),
+    (rules.validate_data_factory_triggers_stopped, TRIGGER_RUNTIME_STATE, {"desired_state": UNKNOWN}),
     (rules.validate_reserved_tags, KEY_VAULT, {"tags": UNKNOWN}),
     (rules.validate_reserved_tags, JOB, {"tags": {"project": UNKNOWN, "stage": UNKNOWN, "managed-by": "pulumi"}}),
     (rules.validate_no_plaintext_secrets, JOB, {"parameters": [{"default": UNKNOWN}], "password": UNKNOWN}),

@@ -15,16 +15,10 @@ from hypothesis import strategies as st
 
 from core import safe_load
 from core.errors import UserError
-from core.safe_load import (
-    MAX_DEPTH,
-    MAX_VALUES,
-    parse_json,
-    parse_yaml,
-    read_json_document,
-    read_text,
-    read_yaml_document,
-    shown,
-)
+from core.messages import shown
+from core.safe_json import parse_json
+from core.safe_load import MAX_DEPTH, MAX_VALUES, read_json_document, read_text, read_yaml_document
+from core.safe_yaml import parse_yaml
 
 
 def yaml_problems(text: str) -> list[str]:

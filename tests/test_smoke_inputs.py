@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.factory import OWNED_ANNOTATION
-from core.safe_load import shown
+from core.messages import shown
 from ops.outputs import MAX_KNOWN_SHOWN, job_target, pipeline_target, read_outputs
 
 REPO = Path(__file__).resolve().parent.parent

@@ -147,7 +147,7 @@ class VaultSecrets:
     ):
         from azure.keyvault.secrets import SecretClient
 
-        from clients.transport import DeadlineTransport
+        from clients.transport import DeadlineTransport, RetryAfterPolicy
 
         self.vault_uri = vault_uri
         self.vault_name = vault_name or vault_name_of(vault_uri)
@@ -162,13 +162,11 @@ class VaultSecrets:
                 read_timeout=self.policy.read_timeout,
             ),
         )
-        self._client = SecretClient(
-            vault_uri,
-            credential.credential,
-            retry_total=self.policy.retry_total,
-            retry_backoff_max=self.policy.retry_backoff_max,
-            **client_options,
-        )
+        # azure-core's own Retry-After parsing raises on an unreadable value ("soon") and overflows on a huge
+        # one; RetryAfterPolicy reads any value as a bounded pause, and the transport keeps it inside the budget.
+        client_options.setdefault("retry_policy", RetryAfterPolicy(
+            retry_total=self.policy.retry_total, retry_backoff_max=self.policy.retry_backoff_max))
+        self._client = SecretClient(vault_uri, credential.credential, **client_options)
 
     def __enter__(self) -> VaultSecrets:
         return self

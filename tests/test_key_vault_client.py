@@ -17,6 +17,7 @@ from clients.identity import deployer_credential
 from clients.key_vault import VaultError, VaultPolicy, VaultSecrets
 from tests.conftest import CREDENTIAL_VARIABLES
 from tests.fakes.key_vault import SECRETS_OFFICER, VaultCloud, running_vault_cloud, service_error
+from tests.fakes.server import Reply
 
 VAULT = "kv-dbp-test"
 FAST = VaultPolicy(time_budget=10.0, read_timeout=5.0, retry_total=1, retry_backoff_max=0.05, rbac_wait=0.0,
@@ -316,3 +317,15 @@ def test_each_operation_of_one_client_gets_its_own_whole_budget(cloud):
         with pytest.raises(VaultError, match="within 2 s"):
             vault.read("databricks-pat")
     assert time.monotonic() - started < 2.0 + 2.0
+
+
+@pytest.mark.parametrize("retry_after", ["99999999999999999999", "-5", "soon", "Wed, 21 Oct 2015 07:28:00 GMT"])
+def test_a_throttled_write_with_any_retry_after_is_retried_not_a_python_error(cloud, retry_after):
+    # azure-core's own parsing overflows time.sleep or raises ValueError on such values; the write must be
+    # retried within the operation's budget like any 429.
+    cloud.vault.inject("set", Reply.json(429, {"error": {"code": "Throttled", "message": "slow down"}},
+                                         **{"Retry-After": retry_after}))
+    with secrets_of(cloud) as vault:
+        vault.create("databricks-pat", "dapi-after-throttle")
+    live = cloud.vault.live("databricks-pat")
+    assert live is not None and live.value == "dapi-after-throttle"

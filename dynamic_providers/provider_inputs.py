@@ -10,12 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import MutableMapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from pulumi.dynamic import CheckFailure
 from pulumi.runtime.rpc import UNKNOWN
 
 from clients.identity import CREDENTIAL_KINDS
+from core import azure_ids
 from core.messages import shown
 
 DEFAULT_CREDENTIAL = "environment"
@@ -23,7 +23,6 @@ DEFAULT_AUTHORITY_HOST = "login.microsoftonline.com"
 
 GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*")
-_HOSTNAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*")
 
 
 class RedactedStr(str):
@@ -52,29 +51,15 @@ def as_int(value: Any) -> int | None:
 
 
 def https_origin(value: Any) -> str | None:
-    """`https://host[:port]` of a URL with no path, query, fragment or credentials, else None."""
-    if not isinstance(value, str):
-        return None
-    try:
-        parts = urlsplit(value.strip())
-        parts.port  # noqa: B018 - raises ValueError for a bad port
-    except ValueError:
-        return None
-    if parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment:
-        return None
-    if parts.path not in ("", "/") or parts.username or parts.password:
-        return None
-    return f"https://{parts.netloc.lower()}"
+    """`https://host[:port]` of a URL with no path, query, fragment or credentials (outer white space
+    ignored), else None: core.azure_ids' check, the one the ops commands apply to the same values."""
+    return azure_ids.https_origin(value.strip()) if isinstance(value, str) else None
 
 
 def authority_host(value: Any) -> str | None:
-    """A bare host (`login.microsoftonline.us`, lower-cased) or an https origin (`https://127.0.0.1:8443`)."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    value = value.strip().rstrip("/")
-    if "://" in value:
-        return https_origin(value)
-    return value.lower() if _HOSTNAME.fullmatch(value) else None
+    """A bare host (`login.microsoftonline.us`, lower-cased) or an https origin (`https://127.0.0.1:8443`);
+    outer white space and a trailing slash are ignored."""
+    return azure_ids.authority_host(value.strip().rstrip("/")) if isinstance(value, str) else None
 
 
 def matches(pattern: re.Pattern[str], value: Any) -> bool:

@@ -21,10 +21,9 @@ so the engine's provider process, started in the project directory, must be able
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any
 
 import pulumi.dynamic
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, UpdateResult
@@ -40,6 +39,7 @@ from dynamic_providers.provider_inputs import (
     is_unknown,
     matches,
 )
+from dynamic_providers.unchained import unchained
 
 STARTED, STOPPED = "Started", "Stopped"
 ABSENT = "Absent"
@@ -150,27 +150,17 @@ def _resource_id(inputs: Mapping[str, Any]) -> str:
     )
 
 
-_Method = TypeVar("_Method", bound=Callable[..., Any])
+def _unchained(resource: str, operation: str) -> Callable[[Any], Any]:
+    """Errors leave the provider as TriggerError: its own text, or the operation and the exception's."""
 
+    def as_own_error(error: Exception) -> Exception:
+        from dynamic_providers.trigger_api import TriggerError
 
-def _unchained(resource: str, operation: str) -> Callable[[_Method], _Method]:
-    """Errors leave the provider without a chained cause: third-party exception text is not ours to vouch for."""
+        if isinstance(error, TriggerError):
+            return error
+        return TriggerError(f"{resource} {operation} failed: {type(error).__name__}: {error}")
 
-    def decorate(method: _Method) -> _Method:
-        @functools.wraps(method)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            from dynamic_providers.trigger_api import TriggerError
-
-            try:
-                return method(*args, **kwargs)
-            except TriggerError as error:
-                raise error from None
-            except Exception as error:  # noqa: BLE001 - anything else is re-raised without its chain
-                raise TriggerError(f"{resource} {operation} failed: {type(error).__name__}: {error}") from None
-
-        return wrapper  # type: ignore[return-value]
-
-    return decorate
+    return unchained(as_own_error)
 
 
 class TriggerStopperProvider(pulumi.dynamic.ResourceProvider):

@@ -14,11 +14,10 @@ able to import this package and `clients`: it runs from the project directory. T
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import pulumi
 import pulumi.dynamic
@@ -42,6 +41,7 @@ from dynamic_providers.pat_inputs import (
 )
 from dynamic_providers.provider_inputs import RedactedStr
 from dynamic_providers.token_model import HttpPolicy, Owner, PatError, Workspace, iso8601, parse_iso8601
+from dynamic_providers.unchained import unchained
 
 
 def _inputs(props: Mapping[str, Any]) -> dict[str, Any]:
@@ -108,26 +108,15 @@ def _token_times(info: Any) -> dict[str, str]:
     return {key: iso8601(moment) for key, moment in times.items() if moment is not None}
 
 
-_Method = TypeVar("_Method", bound=Callable[..., Any])
+def _unchained(operation: str) -> Callable[[Any], Any]:
+    """Errors leave the provider as PatError, whose text is redacted: third-party text may carry a token."""
 
+    def as_own_error(error: Exception) -> Exception:
+        if isinstance(error, PatError):
+            return error
+        return PatError(f"DatabricksPat {operation} failed: {type(error).__name__}: {error}")
 
-def _unchained(operation: str) -> Callable[[_Method], _Method]:
-    """Errors leave the provider without a chained cause: third-party exception text may carry a token."""
-
-    def decorate(method: _Method) -> _Method:
-        @functools.wraps(method)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return method(*args, **kwargs)
-            except PatError as error:
-                raise error from None
-            except Exception as error:  # noqa: BLE001 - anything else is re-raised without its chain
-                # PatError redacts its text.
-                raise PatError(f"DatabricksPat {operation} failed: {type(error).__name__}: {error}") from None
-
-        return wrapper  # type: ignore[return-value]
-
-    return decorate
+    return unchained(as_own_error)
 
 
 class DatabricksPatProvider(pulumi.dynamic.ResourceProvider):

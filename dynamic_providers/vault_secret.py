@@ -20,12 +20,11 @@ and its small `policy` dict), so the engine's provider process must run from the
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import pulumi
 import pulumi.dynamic
@@ -39,6 +38,7 @@ from dynamic_providers.provider_inputs import (
     identity_failures,
     is_unknown,
 )
+from dynamic_providers.unchained import unchained
 
 # Key Vault's own limits.
 MAX_VALUE_LENGTH = 25 * 1024
@@ -198,31 +198,21 @@ def _secret_id(inputs: Mapping[str, Any]) -> str:
     return f"{inputs['vault_uri'].rstrip('/')}/secrets/{inputs['secret_name']}"
 
 
-_Method = TypeVar("_Method", bound=Callable[..., Any])
+def _unchained(operation: str) -> Callable[[Any], Any]:
+    """Errors leave the provider as one VaultSecretError: the vault's and the credential's own (safe) text, and
+    for anything else only the exception's name: third-party exception text could carry a token."""
 
+    def as_own_error(error: Exception) -> Exception:
+        from clients.identity import CredentialError
+        from clients.key_vault import VaultError
 
-def _unchained(operation: str) -> Callable[[_Method], _Method]:
-    """Errors leave the provider as one VaultSecretError without a chained cause: third-party exception text
-    could carry a token, and the engine prints the traceback it gets."""
+        if isinstance(error, VaultSecretError):
+            return error
+        if isinstance(error, VaultError | CredentialError):
+            return VaultSecretError(str(error))
+        return VaultSecretError(f"VaultSecret {operation} failed: {type(error).__name__}")
 
-    def decorate(method: _Method) -> _Method:
-        @functools.wraps(method)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            from clients.identity import CredentialError
-            from clients.key_vault import VaultError
-
-            try:
-                return method(*args, **kwargs)
-            except VaultSecretError as error:
-                raise error from None
-            except (VaultError, CredentialError) as error:
-                raise VaultSecretError(str(error)) from None
-            except Exception as error:  # noqa: BLE001 - anything else, without its chain or its text
-                raise VaultSecretError(f"VaultSecret {operation} failed: {type(error).__name__}") from None
-
-        return wrapper  # type: ignore[return-value]
-
-    return decorate
+    return unchained(as_own_error)
 
 
 class VaultSecretProvider(pulumi.dynamic.ResourceProvider):

@@ -461,7 +461,9 @@ def test_bare_storage_account_key_and_credential_named_inputs_are_violations():
         "type": "AzureSqlDatabase", "servicePrincipalId": "00000000-0000-0000-0000-000000000001",
         "servicePrincipalKey": h.storage_account_key(),
         "password": {"type": "SecureString", "value": "A" + h.databricks_pat()[4:]},
-        "clientSecret": "a-plain-client-secret-" + h.databricks_pat()[4:12]}}
+        # The random part mixes letters and digits, as generated secrets do: eight hex digits alone are all
+        # letters or all digits one time in forty, and then read as a name (e.g. a-plain-client-secret-deadbeef).
+        "clientSecret": "a-plain-client-secret-x9" + h.databricks_pat()[4:10]}}
     found = violations(rules.validate_no_plaintext_secrets, offline_args(LINKED_SERVICE, service))
     assert len(found) == 3
     assert any("properties.servicePrincipalKey" in m and "a storage account key" in m for m in found)
